@@ -1,0 +1,1 @@
+"""openvbc.cli layer (see ARCHITECTURE.md)."""

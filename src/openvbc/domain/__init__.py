@@ -1,0 +1,1 @@
+"""openvbc.domain layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""openvbc.engine layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""openvbc.interop layer (see ARCHITECTURE.md)."""

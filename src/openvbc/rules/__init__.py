@@ -1,0 +1,1 @@
+"""openvbc.rules layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""openvbc.services layer (see ARCHITECTURE.md)."""

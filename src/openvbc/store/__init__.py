@@ -1,0 +1,1 @@
+"""openvbc.store layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""openvbc.synth layer (see ARCHITECTURE.md)."""
