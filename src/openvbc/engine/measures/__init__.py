@@ -1,0 +1,1 @@
+"""Quality measures as Ibis expressions, one module per measure."""
