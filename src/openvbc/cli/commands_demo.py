@@ -1,9 +1,67 @@
-"""`openvbc demo` (filled in by its capability)."""
+"""`openvbc demo`: synthetic plan -> store -> summary, on the embedded defaults."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from openvbc.cli.context import console, emit_json, state_of
 
 
 def register(app: typer.Typer) -> None:
-    """Register the commands of this noun."""
+    @app.command("demo")
+    def demo(
+        ctx: typer.Context,
+        members: int = typer.Option(20_000, min=100, help="Members in the synthetic plan."),
+        seed: int = typer.Option(2025, help="Random seed (same seed, same plan)."),
+        year: int = typer.Option(2025, help="Performance year of the synthetic plan."),
+        out: Path = typer.Option(Path("demo-out"), help="Folder for the generated files and reports."),
+    ) -> None:
+        """Generate a synthetic plan, load it into the store and print a summary."""
+        from openvbc.services.demo import run_demo
+
+        state = state_of(ctx)
+        settings = state.settings()
+        with Progress(TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeElapsedColumn(), console=console, disable=state.json_output) as bar:
+            tasks: dict[str, object] = {}
+
+            def report(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = bar.add_task(step, total=max(total, 1))
+                bar.update(tasks[step], completed=done, total=max(total, 1))  # type: ignore[arg-type]
+
+            result = run_demo(settings, out_dir=out, members=members, seed=seed, year=year,
+                              today=date.today(), progress=report)
+        summary = result.summary
+        if state.json_output:
+            emit_json({"database_url": result.database_url, "out_dir": str(result.out_dir),
+                       "summary": summary.as_dict()})
+            return
+        table = Table(title=f"Synthetic plan, performance year {summary.year}")
+        table.add_column("what")
+        table.add_column("count / rate", justify="right")
+        rows = [
+            ("members", f"{summary.members:,}"),
+            ("adults (18+)", f"{summary.adults:,}"),
+            ("coverage spans", f"{summary.coverage_spans:,}"),
+            ("pharmacies", f"{summary.pharmacies:,}"),
+            ("practices", f"{summary.practices:,}"),
+            ("clinicians", f"{summary.clinicians:,}"),
+            ("pharmacy fills", f"{summary.fills:,}"),
+            ("medical claims", f"{summary.claims:,}"),
+            ("observations", f"{summary.observations:,}"),
+            ("ADT events", f"{summary.adt_events:,}"),
+            ("MTM encounters", f"{summary.mtm_encounters:,}"),
+            ("hypertension (adults)", f"{summary.hypertension_rate:.1%}"),
+            ("diabetes (adults)", f"{summary.diabetes_rate:.1%}"),
+            ("tobacco use (adults screened)", f"{summary.tobacco_use_rate:.1%}"),
+        ]
+        for what, value in rows:
+            table.add_row(what, value)
+        console.print(table)
+        console.print(f"store: {result.database_url}   files: {result.out_dir}")
