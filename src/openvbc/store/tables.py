@@ -326,3 +326,59 @@ POPULATION_TABLES: tuple[Table, ...] = (
     mtm_encounter,
     adt_event,
 )
+
+# --- workflow state (revision 0002) -------------------------------------------------------
+
+hl7_message = Table(
+    "hl7_message",
+    metadata,
+    Column("hl7_message_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    # Duplicate detection key (reliability-plan §1): MSH-3, MSH-4, MSH-10.
+    Column("sending_application", String(180), nullable=False),
+    Column("sending_facility", String(180), nullable=False),
+    Column("control_id", String(199), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("raw", Text, nullable=False),  # decoded text exactly as received (segments separated by \r)
+    Column("encoding", String(32), nullable=False),
+    Column("message_type", String(16)),  # e.g. ADT^A01
+    Column("received_at", DateTime, nullable=False),
+    Column("status", String(12), nullable=False, default="received"),  # received | processed | error
+    Column("processed_at", DateTime),
+    Column("error", Text),
+    Column("duplicates", Integer, nullable=False, default=0),
+    UniqueConstraint("sending_application", "sending_facility", "control_id", name="uq_hl7_message_msh"),
+)
+
+hl7_conflict = Table(
+    "hl7_conflict",
+    metadata,
+    Column("hl7_conflict_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("hl7_message_id", BigInteger, ForeignKey("hl7_message.hl7_message_id"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    UniqueConstraint("hl7_message_id", "sha256", name="uq_hl7_conflict_body"),
+)
+
+x12_counter = Table(
+    "x12_counter",
+    metadata,
+    Column("name", String(32), primary_key=True),  # ISA13 | GS06 | ST02 per sender
+    Column("value", BigInteger, nullable=False),
+)
+
+claim_submission = Table(
+    "claim_submission",
+    metadata,
+    Column("claim_submission_id", Integer, primary_key=True),
+    Column("source_kind", String(8), nullable=False),  # mtm | ccm | tcm
+    Column("source_key", String(96), nullable=False),  # the encounter / patient-month billed
+    Column("claim_control_number", String(38), nullable=False, unique=True),  # CLM01
+    Column("interchange_control_number", String(9), nullable=False),  # ISA13
+    Column("group_control_number", String(9), nullable=False),  # GS06
+    Column("transaction_control_number", String(9), nullable=False),  # ST02
+    Column("total_charge", Money, nullable=False),
+    Column("file_name", String(500)),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("source_kind", "source_key", name="uq_claim_submission_source"),
+)
