@@ -9,14 +9,34 @@ from __future__ import annotations
 
 import sys
 
+from typing import Any
+
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
+from sqlalchemy.exc import OperationalError
 
 from openvbc.cli import commands_db, commands_demo, commands_import, commands_measures, commands_rules
 from openvbc.cli import commands_synth
-from openvbc.cli.context import CliState, fail_with
+from openvbc.cli.context import CliState, err_console, fail_with
 from openvbc.domain.errors import UserError
 
+class _OpenvbcGroup(TyperGroup):
+    """Turn user errors into exit code 2 inside Click, so the console script and
+    ``CliRunner`` in tests behave the same."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            fail_with(error)
+        except OperationalError as error:
+            err_console.print(f"[bold red]error:[/] cannot use the database: {error.orig}", highlight=False)
+            sys.exit(1)
+
+
 app = typer.Typer(
+    cls=_OpenvbcGroup,
     name="openvbc",
     help="Run value-based care programs end to end.",
     no_args_is_help=True,
@@ -45,19 +65,6 @@ commands_demo.register(app)
 
 
 def run() -> None:
-    """Console-script entry point."""
-    try:
-        app(standalone_mode=False)
-    except UserError as error:
-        fail_with(error)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as error:  # click usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(2)
-        raise
+    """Console-script entry point (usage errors exit 2, user errors exit 2 listing every
+    problem, an unusable database exits 1 with one line; anything else is a bug)."""
+    app()

@@ -1,0 +1,1 @@
+"""openvbc.mllp: the MLLP listener shell (see ARCHITECTURE.md)."""
