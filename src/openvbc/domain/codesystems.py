@@ -37,6 +37,8 @@ _URI_ALIASES: dict[str, str] = {
     "urn:oid:2.16.840.1.113883.6.88": "rxnorm",
     "urn:oid:2.16.840.1.113883.6.4": "icd10pcs",
     "http://www.ama-assn.org/go/cpt/": "cpt",
+    "http://www.nlm.nih.gov/research/umls/hcpcs": "hcpcs",  # the URI some eCQM value sets use
+    "http://terminology.hl7.org/CodeSystem/v3-AdministrativeGender": "admin-gender",
 }
 
 _BY_URI: dict[str, str] = {uri: name for name, uri in SYSTEM_URIS.items()} | _URI_ALIASES

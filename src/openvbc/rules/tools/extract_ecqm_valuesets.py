@@ -58,7 +58,8 @@ PERIOD_END = date(2025, 12, 31)
 _VALUESET_LINE = re.compile(r"^valueset \"(?P<name>[^\"]+)\": '(?P<url>[^']+)'", re.MULTILINE)
 _CODESYSTEM_LINE = re.compile(r"^codesystem \"?(?P<name>[^\":]+)\"?: '(?P<url>[^']+)'", re.MULTILINE)
 _CODE_LINE = re.compile(
-    r"^code \"(?P<name>[^\"]+)\": '(?P<code>[^']+)' from (?:(?P<lib>\w+)\.)?(?:\"(?P<qsystem>[^\"]+)\"|(?P<system>\w+))"
+    r"^code \"(?P<name>[^\"]+)\": '(?P<code>[^']+)' from "
+    r"(?:(?P<lib>\w+)\.)?(?:\"(?P<qsystem>[^\"]+)\"|(?P<system>\w+))"
     r"(?: display '(?P<display>[^']*)')?",
     re.MULTILINE,
 )
