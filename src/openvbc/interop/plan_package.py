@@ -7,6 +7,8 @@ docs/plan-data-package.md documents every column; tests check that the two agree
 
 Conventions: dates ``YYYY-MM-DD``; date-times ``YYYY-MM-DDTHH:MM[:SS]`` (no zone = plan local
 time); empty cell = null; multi-valued cells separated by ``|``; UTF-8 with or without BOM.
+``additional_codes`` (last column of the clinical files) lists every further coding of the same
+fact as ``system|code`` separated by ``;`` so value-set matching sees all codings a source sent.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ COVERAGE = PackageFile(
     name="coverage",
     table="coverage",
     key="coverage_key",
-    columns=("coverage_key", "member_key", "line_of_business", "plan_code", "start_date", "end_date", "rx_benefit"),
+    columns=(
+        "coverage_key", "member_key", "line_of_business", "plan_code", "start_date", "end_date", "rx_benefit",
+    ),
     required=("coverage_key", "member_key", "line_of_business", "start_date"),
 )
 
@@ -96,6 +100,7 @@ CONDITIONS = PackageFile(
     columns=(
         "condition_key", "member_key", "code_system", "code", "category", "clinical_status",
         "verification_status", "onset_date", "abatement_date", "recorded_date", "source",
+        "additional_codes",
     ),
     required=("condition_key", "member_key", "code_system", "code", "source"),
 )
@@ -107,6 +112,7 @@ ENCOUNTERS = PackageFile(
     columns=(
         "encounter_key", "member_key", "setting", "code_system", "code", "status", "start_at", "end_at",
         "discharge_disposition", "provider_npi", "facility_npi", "source",
+        "additional_codes",
     ),
     required=("encounter_key", "member_key", "setting", "start_at"),
 )
@@ -119,6 +125,7 @@ OBSERVATIONS = PackageFile(
         "observation_key", "member_key", "code_system", "code", "category", "status", "value", "unit",
         "value_code_system", "value_code", "effective_at", "effective_end", "panel_key", "encounter_key",
         "setting", "source",
+        "additional_codes",
     ),
     required=("observation_key", "member_key", "code_system", "code", "effective_at", "source"),
 )
@@ -130,6 +137,7 @@ PROCEDURES = PackageFile(
     columns=(
         "procedure_key", "member_key", "code_system", "code", "kind", "status", "performed_start",
         "performed_end", "encounter_key", "source",
+        "additional_codes",
     ),
     required=("procedure_key", "member_key", "code_system", "code", "performed_start"),
 )
@@ -141,6 +149,7 @@ MEDICATION_ORDERS = PackageFile(
     columns=(
         "order_key", "member_key", "code_system", "code", "status", "intent", "authored_at", "start_date",
         "end_date", "prescriber_npi", "source",
+        "additional_codes",
     ),
     required=("order_key", "member_key", "code_system", "code", "status", "authored_at"),
 )
