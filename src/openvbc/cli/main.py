@@ -16,8 +16,15 @@ from typer import _click as click
 from typer.core import TyperGroup
 from sqlalchemy.exc import OperationalError
 
-from openvbc.cli import commands_db, commands_demo, commands_import, commands_measures, commands_rules
-from openvbc.cli import commands_synth
+from openvbc.cli import (
+    commands_claims,
+    commands_db,
+    commands_demo,
+    commands_import,
+    commands_measures,
+    commands_rules,
+    commands_synth,
+)
 from openvbc.cli.context import CliState, err_console, fail_with
 from openvbc.domain.errors import UserError
 
@@ -61,6 +68,7 @@ commands_rules.register(app)
 commands_synth.register(app)
 commands_import.register(app)
 commands_measures.register(app)
+commands_claims.register(app)
 commands_demo.register(app)
 
 

@@ -44,7 +44,7 @@ class MtmUnitsFile(RuleHeader):
     new_patient_lookback_days: int = Field(ge=0)
     codes: MtmCodes
     max_addon_units: int | None = Field(default=None, ge=0)
-    modifiers_by_kind: dict[Literal["CMR", "TMR", "FOLLOWUP"], list[StrictStr]] = {}
+    modifiers_by_kind: dict[Literal["CMR", "TMR", "FOLLOWUP"], list[StrictStr]] = Field(default_factory=dict)
 
     @field_validator("modifiers_by_kind")
     @classmethod
@@ -100,7 +100,7 @@ class CcmCodesFile(RuleHeader):
     notes: StrictStr | None = None
     conversion_factor: float = Field(gt=0)
     families: list[CcmFamilyFile] = Field(min_length=1)
-    blocking_flags: dict[str, StrictStr] = {}
+    blocking_flags: dict[str, StrictStr] = Field(default_factory=dict)
 
     @field_validator("families")
     @classmethod

@@ -280,6 +280,22 @@ YAML_KINDS: dict[str, type[RuleHeader]] = {
     "measure": MeasureRule,
     "synth_profile": SynthProfile,
 }
+# The program kind (rules/programs/**) is the largest body, so it lives in program_schema.py, which
+# builds on RuleHeader and Period here; it is imported on use because a top-level import is circular.
+LAZY_KINDS = frozenset({"program"})
+
+
+def _model_for(kind: object) -> type[RuleHeader] | None:
+    if kind == "program":
+        from openvbc.rules.program_schema import ProgramRule
+
+        return ProgramRule
+    if kind in HEADER_ONLY_KINDS:
+        # Billing bodies are validated by billing_schema (imported on use: it builds on this module).
+        from openvbc.rules.billing_schema import BILLING_YAML_KINDS
+
+        return BILLING_YAML_KINDS.get(str(kind), HeaderOnlyRule)
+    return YAML_KINDS.get(kind) if isinstance(kind, str) else None
 
 
 @dataclass
@@ -317,11 +333,11 @@ def validate_yaml_rule(
     if not isinstance(data, dict):
         return None, [InputIssue(file, marked.line_of(()), None, "a rule file must be a YAML mapping")]
     kind = data.get("kind")
-    model = YAML_KINDS.get(kind) if isinstance(kind, str) else None
+    model = _model_for(kind)
     if model is None and kind in HEADER_ONLY_KINDS:
         model = HeaderOnlyRule
     if model is None:
-        expected = ", ".join(sorted(YAML_KINDS.keys() | HEADER_ONLY_KINDS))
+        expected = ", ".join(sorted(YAML_KINDS.keys() | HEADER_ONLY_KINDS | LAZY_KINDS))
         line = marked.line_of(("kind",))
         return None, [
             InputIssue(file, line, "kind", f"unknown or missing kind {kind!r}; expected one of {expected}")
@@ -334,7 +350,24 @@ def validate_yaml_rule(
     if isinstance(rule, MeasureRule):
         issues += check_measure_references(rule, file, marked, catalog or RuleCatalog())
         issues += check_measure_location(rule, file, marked)
+    if rule.kind == "program":
+        issues += check_program_location(rule, file, marked)
     return rule, issues
+
+
+def check_program_location(rule: RuleHeader, file: str, marked: MarkedYaml) -> list[InputIssue]:
+    """``programs/<id>/<year>.yaml`` must agree with the id and year written inside the file."""
+    parts = file.replace("\\", "/").split("/")
+    if len(parts) < 3 or parts[-3] != "programs":
+        return []
+    year = getattr(rule, "year", None)
+    issues = []
+    if parts[-2] != rule.id:
+        issues.append(InputIssue(file, marked.line_of(("id",)), "id", f"id {rule.id} but folder {parts[-2]}"))
+    if parts[-1].removesuffix(".yaml") != str(year):
+        message = f"year {year} but file name {parts[-1]}"
+        issues.append(InputIssue(file, marked.line_of(("year",)), "year", message))
+    return issues
 
 
 def check_measure_references(
