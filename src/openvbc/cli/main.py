@@ -17,11 +17,13 @@ from typer.core import TyperGroup
 from sqlalchemy.exc import OperationalError
 
 from openvbc.cli import (
+    commands_adt,
     commands_claims,
     commands_db,
     commands_demo,
     commands_import,
     commands_measures,
+    commands_mllp,
     commands_rules,
     commands_synth,
 )
@@ -68,7 +70,9 @@ commands_rules.register(app)
 commands_synth.register(app)
 commands_import.register(app)
 commands_measures.register(app)
+commands_adt.register(app)
 commands_claims.register(app)
+commands_mllp.register(app)
 commands_demo.register(app)
 
 

@@ -1,1 +1,1 @@
-"""openvbc.mllp: the MLLP listener shell (see ARCHITECTURE.md)."""
+"""The MLLP listener shell: sockets in, ``openvbc.services.adt`` for storage, ACKs out."""
