@@ -7,6 +7,7 @@ and table expressions and never asks which backend it is on.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,9 @@ def connect_spark(partitions: int = 2) -> Any:
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.memory", "2g")
+            # Tables Ibis creates must not land in the caller's working directory.
+            .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="openvbc-spark-warehouse-"))
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={tempfile.gettempdir()}")
             .getOrCreate()
         )
         _SPARK_SESSION.sparkContext.setLogLevel("ERROR")
