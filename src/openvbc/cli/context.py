@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from openvbc.config import Settings, load_settings
 from openvbc.domain.errors import InvalidInput, UserError
@@ -37,10 +38,17 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def fail_with(error: UserError) -> NoReturn:
-    """Print a user error without a traceback and exit 2."""
-    if isinstance(error, InvalidInput) and "--json" in sys.argv:
-        emit_json({"ok": False, "issues": [issue.as_dict() for issue in error.issues]})
+def fail_with(error: UserError, *, json_output: bool | None = None) -> NoReturn:
+    """Print a user error without a traceback and exit 2.
+
+    Issue text contains ``[field]`` and similar brackets, which Rich would read as markup, so
+    the message is escaped. ``json_output`` comes from the command's state; ``--json`` in argv
+    is only the fallback for errors raised before the state exists.
+    """
+    as_json = ("--json" in sys.argv) if json_output is None else json_output
+    if as_json:
+        issues = [issue.as_dict() for issue in error.issues] if isinstance(error, InvalidInput) else []
+        emit_json({"ok": False, "error": str(error) if not issues else None, "issues": issues})
     else:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     sys.exit(2)

@@ -38,7 +38,8 @@ class _OpenvbcGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except UserError as error:
-            fail_with(error)
+            state = ctx.find_root().obj
+            fail_with(error, json_output=getattr(state, "json_output", None))
         except OperationalError as error:
             err_console.print(f"[bold red]error:[/] cannot use the database: {error.orig}", highlight=False)
             sys.exit(1)

@@ -73,7 +73,7 @@ member = Table(
     Column("city", String(100)),
     Column("state", String(2)),
     Column("zip", String(10)),
-    Column("line_of_business", String(16), nullable=False),  # commercial | medicare | medicaid | exchange
+    Column("line_of_business", String(16), nullable=False),  # commercial | medicare | medicaid | exchange | unknown
     Column("pcp_npi", String(10)),  # primary care clinician of record
     Column("death_date", Date),
     CheckConstraint("sex in ('F','M','U')", name="sex"),
@@ -381,4 +381,438 @@ claim_submission = Table(
     Column("file_name", String(500)),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("source_kind", "source_key", name="uq_claim_submission_source"),
+)
+
+# --- program year: attribution snapshots and outreach (revision 0003) ----------------------
+
+attribution_snapshot = Table(
+    "attribution_snapshot",
+    metadata,
+    Column("attribution_snapshot_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("program_id", String(64), nullable=False),  # rules/programs/<program_id>/<year>.yaml
+    Column("program_year", Integer, nullable=False),
+    Column("as_of", Date, nullable=False),  # snapshot date: a month end, or the period end
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("provider_kind", String(16), nullable=False),  # pharmacy | practice
+    Column("method", String(32), nullable=False),  # plurality_fills | pqa_days_supply | mssp_allowed_charges
+    Column("provider_id", Integer),  # attributed provider's dense key; null when not attributed
+    Column("provider_npi", String(10)),
+    Column("share", Float),  # the winner's share of fills / days supply / allowed charges
+    Column("reason", Text, nullable=False),  # one sentence: why this member is (not) attributed
+    Column("rule_version", String(32), nullable=False),
+    UniqueConstraint("program_id", "program_year", "as_of", "member_id", "provider_kind", "method",
+                     name="uq_attribution_snapshot_member"),
+)
+
+outreach_attempt = Table(
+    "outreach_attempt",
+    metadata,
+    Column("outreach_attempt_id", Integer, primary_key=True),
+    Column("attempt_key", String(96), nullable=False, unique=True),  # caller's id: re-recording is a no-op
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("pharmacy_npi", String(10), nullable=False),
+    Column("program_id", String(64)),
+    Column("attempted_at", DateTime, nullable=False),
+    Column("channel", String(12), nullable=False),  # phone | sms | mail | in_person | portal
+    Column("outcome", String(16), nullable=False),  # reached | scheduled | left_message | no_answer | declined | wrong_number
+    Column("gap", String(32)),  # the worklist gap that prompted the attempt
+    Column("note", Text),
+    Column("recorded_by", String(64)),
+    CheckConstraint("channel in ('phone','sms','mail','in_person','portal')", name="channel"),
+    CheckConstraint(
+        "outcome in ('reached','scheduled','left_message','no_answer','declined','wrong_number')", name="outcome"
+    ),
+)
+
+# --- care coordination: transitions of care, TCM, CCM (revision 0004) ----------------------
+
+tcm_case = Table(
+    "tcm_case",
+    metadata,
+    Column("tcm_case_id", Integer, primary_key=True),
+    Column("encounter_key", String(96), nullable=False, unique=True),  # the discharge that opened it
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("practice_npi", String(10)),  # attributed practice that owns the follow-up
+    Column("from_setting", String(24), nullable=False),  # inpatient | observation | snf | ...
+    Column("to_setting", String(24), nullable=False),  # home | assisted_living | ... (community)
+    Column("discharge_date", Date, nullable=False),
+    Column("contact_due", Date, nullable=False),  # 2 business days, holidays excluded
+    Column("visit_due_by_code", String(64), nullable=False),  # '99496=2025-07-10;99495=2025-07-17'
+    Column("service_period_end", Date, nullable=False),  # discharge day + 29
+    Column("contact_at", DateTime),
+    Column("contact_by", String(64)),
+    Column("contact_method", String(12)),  # phone | video | in_person | portal
+    Column("visit_date", Date),
+    Column("visit_mdm", String(16)),  # straightforward | low | moderate | high
+    Column("visit_npi", String(10)),  # practitioner who saw the patient face to face
+    Column("medication_reconciled_on", Date),
+    Column("status", String(12), nullable=False, default="open"),  # open | coded | not_billable
+    Column("code", String(5)),  # 99495 | 99496 once coded
+    Column("reasons", Text),  # why no code applies, '; ' separated
+    Column("rule_version", String(32), nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    CheckConstraint("status in ('open','coded','not_billable')", name="status"),
+)
+
+transition_item = Table(
+    "transition_item",
+    metadata,
+    Column("transition_item_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    # worklist date | audience kind | audience NPI | encounter key | task: rebuilding adds nothing twice
+    Column("item_key", String(200), nullable=False, unique=True),
+    Column("worklist_date", Date, nullable=False),
+    Column("audience_kind", String(8), nullable=False),  # practice | pharmacy
+    Column("audience_npi", String(10), nullable=False),
+    Column("attribution_source", String(48), nullable=False),  # snapshot method or fallback rule
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("encounter_key", String(96), nullable=False),
+    Column("event_kind", String(12), nullable=False),  # ed_visit | discharge
+    Column("event_at", DateTime, nullable=False),
+    Column("setting", String(16), nullable=False),
+    Column("facility_npi", String(10)),
+    Column("ed_visits_60d", Integer, nullable=False),
+    Column("high_utilizer", Boolean, nullable=False),  # three or more ED visits in 60 days
+    Column("readmission_30d", Boolean, nullable=False),  # within 30 days of an earlier discharge
+    # ed_follow_up | tcm_contact | discharge_follow_up (practice); medication_reconciliation (pharmacy)
+    Column("task", String(32), nullable=False),
+    Column("due_date", Date),
+    Column("tcm_case_id", Integer, ForeignKey("tcm_case.tcm_case_id")),
+    Column("note", Text),  # e.g. why the discharge opened no TCM case
+    Column("status", String(8), nullable=False, default="open"),  # open | done
+    Column("done_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    CheckConstraint("audience_kind in ('practice','pharmacy')", name="audience_kind"),
+    CheckConstraint("event_kind in ('ed_visit','discharge')", name="event_kind"),
+    CheckConstraint("status in ('open','done')", name="status"),
+)
+
+ccm_enrollment = Table(
+    "ccm_enrollment",
+    metadata,
+    Column("ccm_enrollment_id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("program", String(4), nullable=False),  # ccm | pcm
+    Column("billing_npi", String(10), nullable=False),  # the one practitioner who bills the month
+    Column("practice_npi", String(10), nullable=False),  # billing provider on the 837P (2010AA)
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),  # open while null
+    Column("conditions", Text, nullable=False),  # chronic conditions found at enrolment, '|' separated
+    Column("enrolled_by", String(64)),
+    Column("enrolled_at", DateTime, nullable=False),
+    CheckConstraint("program in ('ccm','pcm')", name="program"),
+    CheckConstraint("end_date is null or end_date >= start_date", name="span"),
+    UniqueConstraint("member_id", "start_date", name="uq_ccm_enrollment_member_start"),
+)
+
+ccm_consent = Table(
+    "ccm_consent",
+    metadata,
+    Column("ccm_consent_id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("billing_npi", String(10), nullable=False),
+    Column("consented_on", Date, nullable=False),
+    Column("method", String(8), nullable=False),  # verbal | written
+    Column("revoked_on", Date),
+    Column("recorded_by", String(64)),
+    Column("recorded_at", DateTime, nullable=False),
+    CheckConstraint("method in ('verbal','written')", name="method"),
+    UniqueConstraint("member_id", "billing_npi", "consented_on", name="uq_ccm_consent_member_day"),
+)
+
+ccm_care_plan = Table(
+    "ccm_care_plan",
+    metadata,
+    Column("ccm_care_plan_id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("recorded_on", Date, nullable=False),
+    Column("action", String(12), nullable=False),  # established | revised | reviewed
+    Column("complex_mdm", Boolean, nullable=False, default=False),  # moderate/high MDM (complex CCM)
+    Column("document_ref", String(200)),  # where the plan lives (EHR id, eCare plan id)
+    Column("recorded_by", String(64)),
+    Column("recorded_at", DateTime, nullable=False),
+    CheckConstraint("action in ('established','revised','reviewed')", name="action"),
+)
+
+ccm_time_entry = Table(
+    "ccm_time_entry",
+    metadata,
+    Column("ccm_time_entry_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("staff_id", String(64), nullable=False),  # the person whose time it is
+    Column("role", String(16), nullable=False),  # clinical_staff | practitioner
+    Column("service", String(4), nullable=False, default="ccm"),  # ccm | tcm (never counted for CCM)
+    Column("source", String(6), nullable=False),  # timer | manual
+    Column("start_at", DateTime, nullable=False),
+    Column("end_at", DateTime),  # null while a timer runs
+    Column("activity", Text),
+    Column("recorded_at", DateTime, nullable=False),
+    CheckConstraint("role in ('clinical_staff','practitioner')", name="role"),
+    CheckConstraint("service in ('ccm','tcm')", name="service"),
+    CheckConstraint("source in ('timer','manual')", name="source"),
+    CheckConstraint("end_at is null or end_at > start_at", name="span"),
+    # One person cannot start two pieces of work at the same instant; wider overlaps are refused
+    # by the service inside one serialised write transaction (services/ccm_time.py).
+    UniqueConstraint("staff_id", "start_at", name="uq_ccm_time_entry_staff_start"),
+)
+
+ccm_month_bill = Table(
+    "ccm_month_bill",
+    metadata,
+    Column("ccm_month_bill_id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("month", String(7), nullable=False),  # YYYY-MM
+    Column("billing_npi", String(10), nullable=False),
+    Column("practice_npi", String(10), nullable=False),
+    Column("program", String(4), nullable=False),  # ccm | pcm (the enrolment billed under)
+    Column("minutes_clinical_staff", Integer, nullable=False),
+    Column("minutes_practitioner", Integer, nullable=False),
+    Column("minutes_excluded", Integer, nullable=False),  # already counted for TCM or MTM
+    Column("family", String(32)),  # ccm_staff | ccm_practitioner | ccm_complex | pcm_* ; null = no bill
+    Column("lines", String(64)),  # '99490x1;99439x2'
+    Column("value", Float, nullable=False),  # indicative RVU x CF used to rank families
+    Column("reasons", Text),  # why the month does not bill, '; ' separated
+    Column("rule_version", String(32), nullable=False),
+    Column("computed_at", DateTime, nullable=False),
+    # One billing practitioner per patient-month (CMS MLN909188): the key is the patient-month.
+    UniqueConstraint("member_id", "month", name="uq_ccm_month_bill_member_month"),
+)
+
+Index("ix_transition_item_audience", transition_item.c.worklist_date, transition_item.c.audience_npi)
+
+# --- identities, sessions, machine clients, audit chain, API idempotency (revision 0006) ----
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("app_user_id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    # plan_admin | plan_analyst | pharmacy_staff | care_manager | billing_practitioner | registry_user | auditor
+    Column("role", String(24), nullable=False),
+    Column("org_kind", String(16), nullable=False),  # plan | pharmacy | practice
+    Column("org_npi", String(10)),  # the pharmacy or practice the user works for; null for plan staff
+    Column("password_hash", String(200), nullable=False),  # pbkdf2_sha256$<iterations>$<salt>$<hash>
+    Column("totp_secret", String(64)),  # base32 RFC 6238 secret; required for administrators
+    Column("totp_last_step", BigInteger),  # last accepted time step: a code is accepted once
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),  # set after repeated failures
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    CheckConstraint("org_kind in ('plan','pharmacy','practice')", name="org_kind"),
+)
+
+app_session = Table(
+    "app_session",
+    metadata,
+    Column("app_session_id", Integer, primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),  # the cookie value is never stored
+    Column("app_user_id", Integer, ForeignKey("app_user.app_user_id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("mfa_passed", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),  # idle time-out is measured from here
+    Column("ended_at", DateTime),  # sign-out or time-out
+)
+
+api_client = Table(
+    "api_client",
+    metadata,
+    Column("api_client_id", Integer, primary_key=True),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("auth_kind", String(8), nullable=False),  # api_key | smart
+    Column("name", String(200), nullable=False),
+    Column("role", String(24), nullable=False),  # same roles as people; scoping follows org
+    Column("org_kind", String(16), nullable=False),
+    Column("org_npi", String(10)),
+    Column("key_sha256", String(64), unique=True),  # API keys: SHA-256 of the secret
+    Column("public_key_pem", Text),  # SMART backend services: key that signs client assertions
+    Column("scopes", Text, nullable=False),  # space separated, e.g. 'system/Patient.rs system/Group.rs'
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    CheckConstraint("auth_kind in ('api_key','smart')", name="auth_kind"),
+    CheckConstraint("org_kind in ('plan','pharmacy','practice')", name="org_kind"),
+)
+
+access_token = Table(
+    "access_token",
+    metadata,
+    Column("access_token_id", Integer, primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("api_client_id", Integer, ForeignKey("api_client.api_client_id"), nullable=False, index=True),
+    Column("scopes", Text, nullable=False),  # granted: requested ∩ registered
+    Column("issued_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+client_assertion = Table(
+    "client_assertion",
+    metadata,
+    Column("client_assertion_id", Integer, primary_key=True),
+    Column("api_client_id", Integer, ForeignKey("api_client.api_client_id"), nullable=False),
+    Column("jti", String(200), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    # A signed assertion is single use (SMART backend services): a replayed jti hits this key.
+    UniqueConstraint("api_client_id", "jti", name="uq_client_assertion_client_jti"),
+)
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("audit_event_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("recorded_at", DateTime, nullable=False),  # UTC
+    Column("actor_kind", String(8), nullable=False),  # user | client | anonymous | system
+    Column("actor_id", String(64), nullable=False),  # username or client_id as typed for failed logins
+    Column("role", String(24)),
+    Column("org_npi", String(10)),
+    # read | search | create | update | delete | export | login | logout | privilege | audit
+    Column("action", String(12), nullable=False),
+    Column("resource_type", String(40), nullable=False),  # Patient, Observation, member, app_user, ...
+    Column("resource_id", String(200)),
+    Column("member_keys", Text),  # which members were touched, ' ' separated
+    Column("outcome", String(8), nullable=False),  # success | failure | denied
+    Column("detail", Text),
+    Column("request_id", String(64)),
+    Column("source_ip", String(64)),
+    Column("prev_sha256", String(64), nullable=False),  # chain: the previous record's sha256
+    Column("sha256", String(64), nullable=False),  # SHA-256 over prev_sha256 and this record's fields
+    CheckConstraint("outcome in ('success','failure','denied')", name="outcome"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    # One row. Appenders lock it first, so the chain is written in one order; it also
+    # remembers the tail, so a deleted last record is detected.
+    Column("audit_head_id", Integer, primary_key=True),
+    Column("last_event_id", BigInteger, nullable=False),
+    Column("last_sha256", String(64), nullable=False),
+)
+
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("api_idempotency_id", Integer, primary_key=True),
+    Column("actor_id", String(64), nullable=False),  # keys are per caller
+    Column("idempotency_key", String(200), nullable=False),
+    Column("request_sha256", String(64), nullable=False),  # same key + different body → 422
+    Column("resource_type", String(40), nullable=False),
+    Column("resource_id", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("actor_id", "idempotency_key", name="uq_api_idempotency_actor_key"),
+)
+
+bulk_export_job = Table(
+    "bulk_export_job",
+    metadata,
+    Column("bulk_export_job_id", String(36), primary_key=True),  # random UUID: the status URL
+    Column("actor_id", String(64), nullable=False),  # only the requester may poll and download
+    Column("role", String(24), nullable=False),
+    Column("org_npi", String(10)),
+    Column("group_id", String(64), nullable=False),
+    Column("resource_types", String(200), nullable=False),
+    Column("since", DateTime),
+    Column("status", String(12), nullable=False),  # accepted | in-progress | completed | failed
+    Column("requested_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("manifest", Text),  # JSON output list with per-file SHA-256
+    Column("error", Text),
+    CheckConstraint("status in ('accepted','in-progress','completed','failed')", name="status"),
+)
+
+# Pharmacy and practice home pages list "members attributed to me": look up by provider.
+Index("ix_attribution_snapshot_provider", attribution_snapshot.c.provider_npi, attribution_snapshot.c.provider_kind)
+Index("ix_audit_event_recorded_at", audit_event.c.recorded_at)
+
+# --- pharmacist workflow: MTM documentation detail and care plans (revision 0005) ----------
+
+mtm_medication = Table(
+    "mtm_medication",
+    metadata,
+    Column("mtm_medication_id", Integer, primary_key=True),
+    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column("line_number", Integer, nullable=False),  # 1-based position in the reconciled list
+    Column("code_system", String(16), nullable=False),  # rxnorm | ndc
+    Column("code", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("sig", Text),  # directions as the patient takes them
+    Column("status", String(12), nullable=False),  # continued | new | changed | stopped
+    UniqueConstraint("mtm_encounter_id", "line_number", name="uq_mtm_medication_line"),
+    CheckConstraint("status in ('continued','new','changed','stopped')", name="status"),
+)
+
+mtm_problem = Table(
+    "mtm_problem",
+    metadata,
+    Column("mtm_problem_id", Integer, primary_key=True),
+    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column("problem_key", String(64), nullable=False),  # stable id: goals and interventions name it
+    Column("code_system", String(16)),  # snomed; null for a problem with no code in the value set
+    Column("code", String(20)),
+    Column("free_text", Text, nullable=False),  # the pharmacist's words, always kept beside the code
+    Column("status", String(12), nullable=False),  # active | resolved
+    Column("medication_line", Integer),  # the reconciled medication the problem concerns
+    UniqueConstraint("mtm_encounter_id", "problem_key", name="uq_mtm_problem_key"),
+    CheckConstraint("status in ('active','resolved')", name="status"),
+)
+
+mtm_goal = Table(
+    "mtm_goal",
+    metadata,
+    Column("mtm_goal_id", Integer, primary_key=True),
+    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column("goal_key", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("code_system", String(16)),  # loinc | snomed (optional)
+    Column("code", String(20)),
+    Column("target_date", Date),
+    Column("problem_key", String(64)),  # the problem the goal addresses
+    Column("status", String(12), nullable=False),  # active | achieved | cancelled
+    UniqueConstraint("mtm_encounter_id", "goal_key", name="uq_mtm_goal_key"),
+    CheckConstraint("status in ('active','achieved','cancelled')", name="status"),
+)
+
+mtm_intervention = Table(
+    "mtm_intervention",
+    metadata,
+    Column("mtm_intervention_id", Integer, primary_key=True),
+    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column("intervention_key", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("code_system", String(16)),  # snomed (optional)
+    Column("code", String(20)),
+    Column("status", String(12), nullable=False),  # completed | planned
+    Column("performed_on", Date),  # done on, or planned for
+    Column("problem_key", String(64)),
+    UniqueConstraint("mtm_encounter_id", "intervention_key", name="uq_mtm_intervention_key"),
+    CheckConstraint("status in ('completed','planned')", name="status"),
+)
+
+mtm_outcome = Table(
+    "mtm_outcome",
+    metadata,
+    Column("mtm_outcome_id", Integer, primary_key=True),
+    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column("outcome_key", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("value_text", String(200)),  # e.g. "6 of 7 days", "132/84 mmHg"
+    Column("observed_on", Date),
+    Column("goal_key", String(64)),  # the goal the outcome evaluates
+    UniqueConstraint("mtm_encounter_id", "outcome_key", name="uq_mtm_outcome_key"),
+)
+
+care_plan = Table(
+    "care_plan",
+    metadata,
+    Column("care_plan_id", Integer, primary_key=True),
+    Column("care_plan_key", String(96), nullable=False, unique=True),  # the plan's id (document id)
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id")),  # when authored here
+    Column("origin", String(8), nullable=False),  # authored | cda | fhir
+    Column("pharmacy_npi", String(10)),
+    Column("created_at", DateTime, nullable=False),  # the document's own date (UTC)
+    Column("stored_at", DateTime, nullable=False),
+    Column("document", Text, nullable=False),  # the care plan model as canonical JSON
+    CheckConstraint("origin in ('authored','cda','fhir')", name="origin"),
 )
