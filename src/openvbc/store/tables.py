@@ -100,8 +100,8 @@ fill = Table(
     Column("fill_key", String(64), nullable=False, unique=True),  # pharmacy claim id
     Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
     Column("ndc11", String(11), nullable=False),
-    Column("ingredient", String(80)),
-    Column("drug_class", String(40)),
+    Column("ingredient", String(200)),  # combination products list every ingredient
+    Column("drug_class", String(200)),
     Column("fill_date", Date, nullable=False),
     Column("days_supply", Integer, nullable=False),
     Column("quantity", Float, nullable=False),

@@ -385,7 +385,7 @@ def _add_admissions(
             "place_of_service": "11",
             "diagnosis_codes": fallback.take(pa.array(t)),
             "allowed_amount": pa.array(tcm_allowed),
-            "paid_amount": pa.array(tcm_allowed * 0.8),
+            "paid_amount": pa.array(np.round(tcm_allowed * 0.8, 2)),
         },
     )
     out.add(

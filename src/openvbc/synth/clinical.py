@@ -99,6 +99,8 @@ def add_conditions(
         np.where(u < 0.95, rng.integers(0, 181, m), rng.integers(181, plan_year.days - 1, m)),
     )
     onset = np.minimum(onset, batch.end[owner])
+    # Nobody is diagnosed before birth (the importer rejects such rows).
+    onset = np.maximum(onset, batch.birth[owner] - plan_year.first_day)
     out.add(
         "conditions",
         {

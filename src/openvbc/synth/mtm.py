@@ -107,7 +107,7 @@ def add_mtm(
             "place_of_service": "01",
             "diagnosis_codes": "Z79.899",
             "allowed_amount": pa.array(allowed),
-            "paid_amount": pa.array(allowed * 0.9),
+            "paid_amount": pa.array(np.round(allowed * 0.9, 2)),
         },
     )
     out.add(

@@ -120,7 +120,9 @@ def draw_members(
     birth_year_start = np.array(
         [(date(plan_year.year - a, 1, 1) - date(1970, 1, 1)).days for a in range(0, 102)]
     )
-    birth = birth_year_start[age] + np.floor(rng.random(n) * 365).astype(np.int64)
+    # Births during the plan year are not modelled: a newborn's claims would need every event
+    # generator to start at birth, so the youngest members are born in the year before.
+    birth = birth_year_start[np.maximum(age, 1)] + np.floor(rng.random(n) * 365).astype(np.int64)
 
     female = rng.random(n) < profile.by_band("sex", "female_share_by_band")[band]
     sex = np.where(female, 0, 1)
