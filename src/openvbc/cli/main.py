@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from openvbc.cli import (
     commands_adt,
+    commands_ccm,
     commands_claims,
     commands_db,
     commands_demo,
@@ -26,6 +27,8 @@ from openvbc.cli import (
     commands_mllp,
     commands_rules,
     commands_synth,
+    commands_tcm,
+    commands_worklist_transitions,
 )
 from openvbc.cli.context import CliState, err_console, fail_with
 from openvbc.domain.errors import UserError
@@ -72,6 +75,9 @@ commands_synth.register(app)
 commands_import.register(app)
 commands_measures.register(app)
 commands_adt.register(app)
+commands_ccm.register(app)
+commands_tcm.register(app)
+commands_worklist_transitions.register(app)
 commands_claims.register(app)
 commands_mllp.register(app)
 commands_demo.register(app)

@@ -420,3 +420,24 @@ def _write_partial(final: Path, text: str) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     return partial
+
+
+# --- care management claims (CCM / PCM months, TCM cases) -----------------------------------
+
+
+def generate_ccm_claims(
+    engine: Engine, profile: ClaimsProfile, *, month: str, out: Path, now: datetime
+) -> ClaimsRun:
+    """Write the 837P for the coded CCM/PCM patient-months of ``month`` (YYYY-MM) not billed yet."""
+    from openvbc.services.care_claims import generate_care_claims  # care_claims builds on this module
+
+    return generate_care_claims(engine, profile, kind="ccm", month=month, out=out, now=now)
+
+
+def generate_tcm_claims(
+    engine: Engine, profile: ClaimsProfile, *, month: str, out: Path, now: datetime
+) -> ClaimsRun:
+    """Write the 837P for TCM cases coded with a face-to-face visit in ``month`` not billed yet."""
+    from openvbc.services.care_claims import generate_care_claims
+
+    return generate_care_claims(engine, profile, kind="tcm", month=month, out=out, now=now)
