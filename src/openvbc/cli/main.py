@@ -18,14 +18,18 @@ from sqlalchemy.exc import OperationalError
 
 from openvbc.cli import (
     commands_adt,
+    commands_careplan,
     commands_ccm,
     commands_claims,
     commands_db,
     commands_demo,
     commands_import,
     commands_measures,
+    commands_medsync,
     commands_mllp,
+    commands_mtm,
     commands_rules,
+    commands_submission,
     commands_synth,
     commands_tcm,
     commands_worklist_transitions,
@@ -75,6 +79,10 @@ commands_synth.register(app)
 commands_import.register(app)
 commands_measures.register(app)
 commands_adt.register(app)
+commands_careplan.register(app)
+commands_medsync.register(app)
+commands_mtm.register(app)
+commands_submission.register(app)
 commands_ccm.register(app)
 commands_tcm.register(app)
 commands_worklist_transitions.register(app)

@@ -10,6 +10,8 @@ tree and a user's folder.
 
 from __future__ import annotations
 
+import importlib
+
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -268,10 +270,6 @@ class HeaderOnlyRule(RuleHeader):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-# Billing tables (rules/billing/**) are read and checked by the billing modules; the catalog still holds
-# them to the common header so every rule file names its source, version and effective dates.
-HEADER_ONLY_KINDS = frozenset({"ccm_codes", "fee_schedule", "mtm_units", "tcm"})
-
 YAML_KINDS: dict[str, type[RuleHeader]] = {
     "value_set_index": ValueSetIndex,
     "direct_codes": DirectCodes,
@@ -280,22 +278,39 @@ YAML_KINDS: dict[str, type[RuleHeader]] = {
     "measure": MeasureRule,
     "synth_profile": SynthProfile,
 }
-# The program kind (rules/programs/**) is the largest body, so it lives in program_schema.py, which
-# builds on RuleHeader and Period here; it is imported on use because a top-level import is circular.
-LAZY_KINDS = frozenset({"program"})
+
+# Kinds whose models live beside the code that reads them (billing, care coordination, programs,
+# pharmacist workflow). Those modules build on RuleHeader here, so they are imported on use; a
+# top-level import would be circular. To add a kind: write its model there and name it here.
+LAZY_KIND_MODELS: dict[str, str] = {
+    "program": "openvbc.rules.program_schema:ProgramRule",
+    "mtm_units": "openvbc.rules.billing_schema:MtmUnitsFile",
+    "fee_schedule": "openvbc.rules.billing_schema:FeeScheduleFile",
+    "ccm_codes": "openvbc.rules.billing_schema:CcmCodesFile",
+    "tcm": "openvbc.rules.billing_schema:TcmFile",
+    "chronic_conditions": "openvbc.rules.care_schema:ChronicConditionsFile",
+    "discharge_destinations": "openvbc.rules.care_schema:DischargeDestinationsFile",
+    "dtp_valueset": "openvbc.rules.pharmacist.loader:DtpValueSetFile",
+    "medsync": "openvbc.rules.pharmacist.loader:MedSyncFile",
+    "prom_instrument": "openvbc.rules.registry.schema:PromInstrumentFile",
+    "opioid_reference": "openvbc.rules.registry.schema:OpioidReferenceFile",
+    "opioid_measures": "openvbc.rules.registry.schema:OpioidMeasuresFile",
+    "spine_episodes": "openvbc.rules.registry.schema:SpineEpisodesFile",
+    "mips_measure_map": "openvbc.rules.registry.schema:MipsMeasureMapFile",
+}
 
 
 def _model_for(kind: object) -> type[RuleHeader] | None:
-    if kind == "program":
-        from openvbc.rules.program_schema import ProgramRule
-
-        return ProgramRule
-    if kind in HEADER_ONLY_KINDS:
-        # Billing bodies are validated by billing_schema (imported on use: it builds on this module).
-        from openvbc.rules.billing_schema import BILLING_YAML_KINDS
-
-        return BILLING_YAML_KINDS.get(str(kind), HeaderOnlyRule)
-    return YAML_KINDS.get(kind) if isinstance(kind, str) else None
+    if not isinstance(kind, str):
+        return None
+    if kind in YAML_KINDS:
+        return YAML_KINDS[kind]
+    target = LAZY_KIND_MODELS.get(kind)
+    if target is None:
+        return None
+    module_name, class_name = target.split(":")
+    model: type[RuleHeader] = getattr(importlib.import_module(module_name), class_name)
+    return model
 
 
 @dataclass
@@ -334,10 +349,8 @@ def validate_yaml_rule(
         return None, [InputIssue(file, marked.line_of(()), None, "a rule file must be a YAML mapping")]
     kind = data.get("kind")
     model = _model_for(kind)
-    if model is None and kind in HEADER_ONLY_KINDS:
-        model = HeaderOnlyRule
     if model is None:
-        expected = ", ".join(sorted(YAML_KINDS.keys() | HEADER_ONLY_KINDS | LAZY_KINDS))
+        expected = ", ".join(sorted(YAML_KINDS.keys() | LAZY_KIND_MODELS.keys()))
         line = marked.line_of(("kind",))
         return None, [
             InputIssue(file, line, "kind", f"unknown or missing kind {kind!r}; expected one of {expected}")
