@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from openvbc.cli import (
     commands_adt,
+    commands_attribution,
     commands_careplan,
     commands_ccm,
     commands_claims,
@@ -28,10 +29,12 @@ from openvbc.cli import (
     commands_medsync,
     commands_mllp,
     commands_mtm,
+    commands_payments,
     commands_rules,
     commands_submission,
     commands_synth,
     commands_tcm,
+    commands_worklist,
     commands_worklist_transitions,
 )
 from openvbc.cli.context import CliState, err_console, fail_with
@@ -79,6 +82,9 @@ commands_synth.register(app)
 commands_import.register(app)
 commands_measures.register(app)
 commands_adt.register(app)
+commands_attribution.register(app)
+commands_worklist.register(app)
+commands_payments.register(app)
 commands_careplan.register(app)
 commands_medsync.register(app)
 commands_mtm.register(app)

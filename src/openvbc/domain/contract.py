@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from openvbc.domain.mtm_units import MtmUnitRule
@@ -170,8 +170,12 @@ class ProgramContract:
 
     def clause(self, part: str) -> str:
         """``pie/2025.yaml#tier1 (§3.1 ...)``: where a payment line comes from."""
-        names = {"tier1": self.tier1, "tier2": self.tier2, "encounter_fees": self.encounter_fees,
-                 "pmpm": self.pmpm}
+        names = {
+            "tier1": self.tier1,
+            "tier2": self.tier2,
+            "encounter_fees": self.encounter_fees,
+            "pmpm": self.pmpm,
+        }
         section = names.get(part)
         label = getattr(section, "clause", "") if section is not None else ""
         return f"{self.rule_file}#{part}" + (f" ({label})" if label else "")
@@ -182,17 +186,18 @@ class ProgramContract:
         if unknown:
             raise KeyError(f"unknown benchmark(s) {sorted(unknown)}; known: {[m.key for m in self.measures]}")
         measures = tuple(
-            MeasureTarget(m.key, m.measure_id, m.group_id, m.label, targets.get(m.key, m.target), m.direction,
-                          m.min_denominator)
+            MeasureTarget(
+                m.key,
+                m.measure_id,
+                m.group_id,
+                m.label,
+                targets.get(m.key, m.target),
+                m.direction,
+                m.min_denominator,
+            )
             for m in self.measures
         )
-        return _replace(self, measures=measures)
-
-
-def _replace(contract: ProgramContract, **changes: object) -> ProgramContract:
-    from dataclasses import replace
-
-    return replace(contract, **changes)  # type: ignore[arg-type]
+        return replace(self, measures=measures)
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -226,27 +231,46 @@ def members_needed(target: MeasureTarget, denominator: int, numerator: int) -> i
     return max(0, numerator - math.floor(bound))
 
 
-def score_measure(target: MeasureTarget, denominator: int, numerator: int, program_has_data: bool = True
-                  ) -> MeasureScore:
+def score_measure(
+    target: MeasureTarget, denominator: int, numerator: int, program_has_data: bool = True
+) -> MeasureScore:
     """Met / not met against the benchmark, or not scored (too few members, or no data at all)."""
     if not program_has_data:
-        return MeasureScore(target, denominator, numerator, "no_data",
-                            f"no member of the program year is in the {target.measure_id} denominator; "
-                            "the measure is reported, not scored", 0)
+        return MeasureScore(
+            target,
+            denominator,
+            numerator,
+            "no_data",
+            f"no member of the program year is in the {target.measure_id} denominator; "
+            "the measure is reported, not scored",
+            0,
+        )
     if denominator < target.min_denominator:
-        return MeasureScore(target, denominator, numerator, "too_small",
-                            f"denominator {denominator} is below the minimum {target.min_denominator}; not scored",
-                            0)
+        return MeasureScore(
+            target,
+            denominator,
+            numerator,
+            "too_small",
+            f"denominator {denominator} is below the minimum {target.min_denominator}; not scored",
+            0,
+        )
     needed = members_needed(target, denominator, numerator)
     comparison = ">=" if target.direction == "higher" else "<="
     rate = _percent(Decimal(numerator) / Decimal(denominator))
     wanted = f"target {comparison} {_percent(target.target)}"
     if needed == 0:
-        return MeasureScore(target, denominator, numerator, "met",
-                            f"{numerator}/{denominator} = {rate}, {wanted}: met", 0)
+        return MeasureScore(
+            target, denominator, numerator, "met", f"{numerator}/{denominator} = {rate}, {wanted}: met", 0
+        )
     move = "more in the numerator" if target.direction == "higher" else "fewer in the numerator"
-    return MeasureScore(target, denominator, numerator, "not_met",
-                        f"{numerator}/{denominator} = {rate}, {wanted}: not met ({needed} {move} needed)", needed)
+    return MeasureScore(
+        target,
+        denominator,
+        numerator,
+        "not_met",
+        f"{numerator}/{denominator} = {rate}, {wanted}: not met ({needed} {move} needed)",
+        needed,
+    )
 
 
 def _percent(rate: Decimal) -> str:
@@ -266,15 +290,22 @@ def score_clinical(scores: Sequence[MeasureScore], scoring: ClinicalScoring) -> 
     scored = [s for s in scores if s.status in ("met", "not_met")]
     met = sum(1 for s in scored if s.status == "met")
     if len(scored) < scoring.min_measures_scored:
-        return ClinicalResult(False, met, len(scored),
-                              f"{len(scored)} measure(s) scored, fewer than the {scoring.min_measures_scored} "
-                              "the contract requires")
+        return ClinicalResult(
+            False,
+            met,
+            len(scored),
+            f"{len(scored)} measure(s) scored, fewer than the {scoring.min_measures_scored} "
+            "the contract requires",
+        )
     needed = len(scored) if scoring.method == "all_scored" else scoring.min_measures_met
     ok = met >= needed and met > 0
     verdict = "met" if ok else "not met"
-    return ClinicalResult(ok, met, len(scored),
-                          f"{met} of {len(scored)} scored measure(s) met, {needed} required: clinical benchmarks "
-                          f"{verdict}")
+    return ClinicalResult(
+        ok,
+        met,
+        len(scored),
+        f"{met} of {len(scored)} scored measure(s) met, {needed} required: clinical benchmarks {verdict}",
+    )
 
 
 # --- payment lines -------------------------------------------------------------------------
@@ -304,8 +335,9 @@ def apply_cap(amount: Decimal, cap: Decimal | None) -> tuple[Decimal, str]:
     return amount, ""
 
 
-def pay_tier1(pharmacy_id: int, tier1: Tier1, clinical: ClinicalResult, attributed: Sequence[int],
-              clause: str) -> PaymentLine:
+def pay_tier1(
+    pharmacy_id: int, tier1: Tier1, clinical: ClinicalResult, attributed: Sequence[int], clause: str
+) -> PaymentLine:
     """Tier 1: paid only when the clinical benchmarks are met."""
     quantity = 0
     if clinical.met:
@@ -315,8 +347,17 @@ def pay_tier1(pharmacy_id: int, tier1: Tier1, clinical: ClinicalResult, attribut
     unit = "attributed member" if tier1.basis == "per_attributed_member" else "measure met"
     evidence = clinical.reason + (f"; {cap_note}" if cap_note else "")
     members = tuple(sorted(attributed)) if clinical.met else ()
-    return PaymentLine(pharmacy_id, "tier1", f"Clinical performance: {quantity} x {tier1.amount} per {unit}",
-                       quantity, tier1.amount, round_cents(amount), clause, evidence, members)
+    return PaymentLine(
+        pharmacy_id,
+        "tier1",
+        f"Clinical performance: {quantity} x {tier1.amount} per {unit}",
+        quantity,
+        tier1.amount,
+        round_cents(amount),
+        clause,
+        evidence,
+        members,
+    )
 
 
 @dataclass(frozen=True)
@@ -334,8 +375,14 @@ def engaged_needed(tier2: Tier2, count: EngagementCount) -> int:
     return max(0, math.ceil(tier2.engaged_min_share * count.population) - len(count.engaged))
 
 
-def pay_tier2(pharmacy_id: int, tier2: Tier2, tier1_line: PaymentLine | None, clinical: ClinicalResult,
-              count: EngagementCount, clause: str) -> PaymentLine:
+def pay_tier2(
+    pharmacy_id: int,
+    tier2: Tier2,
+    tier1_line: PaymentLine | None,
+    clinical: ClinicalResult,
+    count: EngagementCount,
+    clause: str,
+) -> PaymentLine:
     """Tier 2: gated on tier 1, paid when the engaged share reaches the threshold."""
     share = _percent(count.share)
     wanted = _percent(tier2.engaged_min_share)
@@ -345,22 +392,38 @@ def pay_tier2(pharmacy_id: int, tier2: Tier2, tier1_line: PaymentLine | None, cl
         quantity, evidence = 0, f"gate closed: tier 1 not met ({clinical.reason})"
     elif not reached:
         quantity = 0
-        evidence = (f"{len(count.engaged)} of {count.population} {tier2.population} members engaged = {share}, "
-                    f"below {wanted} ({engaged_needed(tier2, count)} more needed)")
+        evidence = (
+            f"{len(count.engaged)} of {count.population} {tier2.population} members engaged = {share}, "
+            f"below {wanted} ({engaged_needed(tier2, count)} more needed)"
+        )
     else:
         quantity = len(count.engaged) if tier2.basis == "per_engaged_member" else 1
-        evidence = f"{len(count.engaged)} of {count.population} {tier2.population} members engaged = {share} >= {wanted}"
+        evidence = (
+            f"{len(count.engaged)} of {count.population} {tier2.population} members engaged = {share} "
+            f">= {wanted}"
+        )
     raw = tier2.amount * quantity
     amount, cap_note = apply_cap(raw, tier2.cap)
     if cap_note:
         evidence += f"; {cap_note}"
     unit = "engaged member" if tier2.basis == "per_engaged_member" else "pharmacy"
     members = tuple(sorted(count.engaged)) if quantity else ()
-    return PaymentLine(pharmacy_id, "tier2", f"Engagement: {quantity} x {tier2.amount} per {unit}", quantity,
-                       tier2.amount, round_cents(amount), clause, evidence, members)
+    return PaymentLine(
+        pharmacy_id,
+        "tier2",
+        f"Engagement: {quantity} x {tier2.amount} per {unit}",
+        quantity,
+        tier2.amount,
+        round_cents(amount),
+        clause,
+        evidence,
+        members,
+    )
 
 
-def price_encounter(fees: EncounterFees, minutes: int, codes: Sequence[tuple[str, int]]) -> tuple[Decimal, str]:
+def price_encounter(
+    fees: EncounterFees, minutes: int, codes: Sequence[tuple[str, int]]
+) -> tuple[Decimal, str]:
     """Fee of one MTM encounter: by time band when the contract has bands, else CPT units x fee."""
     if fees.time_bands:
         for band in fees.time_bands:
@@ -402,5 +465,20 @@ class Statement:
         return sum((line.amount for line in self.lines if line.component == component), ZERO)
 
 
-def floor_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_DOWN)
+def members_to_meet_clinical(scores: Sequence[MeasureScore], scoring: ClinicalScoring) -> int | None:
+    """Fewest more numerator members that make the clinical benchmarks met (None: cannot, too few scored).
+
+    Cheapest first: the missed benchmarks needing the fewest members are the ones to close.
+    """
+    scored = [s for s in scores if s.status in ("met", "not_met")]
+    if len(scored) < scoring.min_measures_scored:
+        return None
+    met = sum(1 for s in scored if s.status == "met")
+    required = len(scored) if scoring.method == "all_scored" else scoring.min_measures_met
+    missing = max(0, required - met, 1 - met)
+    if missing == 0:
+        return 0
+    needs = sorted(s.members_needed for s in scored if s.status == "not_met")
+    if len(needs) < missing:
+        return None
+    return sum(needs[:missing])

@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
+from openvbc.domain.contract import ProgramContract
 from openvbc.domain.errors import InvalidInput
+from openvbc.rules.program_schema import ProgramRule, to_contract
 from openvbc.rules.resources import RuleFileNotFound, read_rule_text
 from openvbc.rules.schema import (
     DrugClasses,
@@ -246,3 +248,21 @@ def _measure_rule(measure_id: str, year: int) -> dict[str, Any]:
 def load_measure_rule(measure_id: str, year: int) -> dict[str, Any]:
     """``rules/measures/<id>/<year>.yaml``, validated; raises ``InvalidInput`` naming file, line, field."""
     return copy.deepcopy(_measure_rule(measure_id, year))
+
+
+def parse_program_contract(text: str, file: str) -> ProgramContract:
+    """A program contract from YAML text; raises ``InvalidInput`` naming file, line and field."""
+    marked = parse_marked_yaml(text, file)
+    rule, issues = validate_yaml_rule(marked, file)
+    if not issues and not isinstance(rule, ProgramRule):
+        raise RuleFileNotFound(f"{file} is a {getattr(rule, 'kind', '?')} file, not a program contract")
+    if issues or not isinstance(rule, ProgramRule):
+        raise InvalidInput(issues)
+    return to_contract(rule, file)
+
+
+@lru_cache(maxsize=32)
+def load_program_contract(program_id: str, year: int) -> ProgramContract:
+    """``rules/programs/<program>/<year>.yaml`` as a validated, frozen contract."""
+    relative = f"programs/{program_id}/{year}.yaml"
+    return parse_program_contract(read_rule_text(relative), relative)
