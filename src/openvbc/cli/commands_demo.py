@@ -40,7 +40,11 @@ def register(app: typer.Typer) -> None:
         summary = result.summary
         if state.json_output:
             emit_json({"database_url": result.database_url, "out_dir": str(result.out_dir),
-                       "summary": summary.as_dict()})
+                       "summary": summary.as_dict(), "measures": result.measures.measures,
+                       "program_year": {"program": result.program_year.program_id,
+                                        "total_paid": str(result.program_year.total_paid),
+                                        "pharmacies": result.program_year.pharmacies,
+                                        "report": str(result.program_year.report)}})
             return
         table = Table(title=f"Synthetic plan, performance year {summary.year}")
         table.add_column("what")
@@ -64,4 +68,22 @@ def register(app: typer.Typer) -> None:
         for what, value in rows:
             table.add_row(what, value)
         console.print(table)
+        measures = Table(title="Measures (whole plan)")
+        for column in ("measure", "group", "denominator", "numerator", "rate"):
+            measures.add_column(column, justify="left" if column in ("measure", "group") else "right")
+        for measure_id, groups in result.measures.measures.items():
+            for group_id, counts in groups.items():
+                denominator = counts.get("denominator", 0) - counts.get("denominator-exclusion", 0) - counts.get(
+                    "denominator-exception", 0
+                )
+                numerator = counts.get("numerator", 0)
+                rate = f"{numerator / denominator:.1%}" if denominator > 0 else "no data"
+                measures.add_row(measure_id, group_id, f"{denominator:,}", f"{numerator:,}", rate)
+        console.print(measures)
+        program = result.program_year
+        console.print(
+            f"program {program.program_id} {program.year}: {program.pharmacies} pharmacies paid "
+            f"${program.total_paid:,.2f} in total"
+        )
+        console.print(f"report: {program.report}")
         console.print(f"store: {result.database_url}   files: {result.out_dir}")

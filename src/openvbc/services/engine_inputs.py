@@ -36,9 +36,43 @@ def _read_sqlite_tables(engine: Engine, names: list[str]) -> dict[str, pa.Table]
     out: dict[str, pa.Table] = {}
     with sqlite_adbc.connect(database) as connection, connection.cursor() as cursor:
         for name in names:
-            cursor.execute(f'SELECT * FROM "{name}"')  # names come from our own metadata
-            out[name] = _cast_to_store_types(name, cursor.fetch_arrow_table())
+            # SQLite columns are dynamically typed and ADBC infers a column's type from the
+            # first rows, so a code column holding "12345" then "A12" breaks the read. Cast
+            # every column to its declared affinity so Arrow sees one type per column.
+            cursor.execute(_typed_select(name))  # names come from our own metadata
+            out[name] = _cast_to_store_types(name, _drop_sentinel(cursor.fetch_arrow_table()))
     return out
+
+
+def _typed_select(name: str) -> str:
+    """SELECT every column cast to its affinity, after one typed sentinel row.
+
+    ADBC's SQLite driver infers each column's type from the first rows it sees; a column
+    that starts with NULLs is taken as INT64 and a later string then fails the read. The
+    sentinel row (``__sentinel__ = 1``, typed placeholder values) fixes every type up front;
+    SQLite returns the arms of a UNION ALL in order, and the caller checks and drops it.
+    """
+    table = next(t for t in POPULATION_TABLES if t.name == name)
+    sentinel = ["1 AS __sentinel__"]
+    parts = ["0"]
+    for column in table.columns:
+        arrow_type = _arrow_type_for(column)
+        if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
+            affinity, placeholder = "INTEGER", "0"
+        elif pa.types.is_floating(arrow_type):
+            affinity, placeholder = "REAL", "0.0"
+        else:
+            affinity, placeholder = "TEXT", "''"  # strings, and dates / date-times stored as ISO text
+        sentinel.append(f'{placeholder} AS "{column.name}"')
+        parts.append(f'CAST("{column.name}" AS {affinity})')
+    return f'SELECT {", ".join(sentinel)} UNION ALL SELECT {", ".join(parts)} FROM "{name}"'
+
+
+def _drop_sentinel(data: pa.Table) -> pa.Table:
+    if data.num_rows == 0 or data.column("__sentinel__")[0].as_py() != 1:
+        raise RuntimeError("SQLite did not return the typed sentinel row first")
+    return data.slice(1).drop_columns(["__sentinel__"])
+
 
 
 def _read_sqlalchemy_tables(engine: Engine, names: list[str]) -> dict[str, pa.Table]:
