@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from openvbc.cli import (
     commands_adt,
     commands_attribution,
+    commands_audit,
     commands_careplan,
     commands_ccm,
     commands_claims,
@@ -31,9 +32,11 @@ from openvbc.cli import (
     commands_mtm,
     commands_payments,
     commands_rules,
+    commands_serve,
     commands_submission,
     commands_synth,
     commands_tcm,
+    commands_users,
     commands_worklist,
     commands_worklist_transitions,
 )
@@ -82,6 +85,9 @@ commands_synth.register(app)
 commands_import.register(app)
 commands_measures.register(app)
 commands_adt.register(app)
+commands_audit.register(app)
+commands_serve.register(app)
+commands_users.register(app)
 commands_attribution.register(app)
 commands_worklist.register(app)
 commands_payments.register(app)

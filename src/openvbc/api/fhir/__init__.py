@@ -1,0 +1,1 @@
+"""FHIR R4 endpoints: Patient, Observation, Group and bulk export, Measure operations, metadata."""
