@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -44,13 +45,14 @@ from openvbc.interop.package_validation import (
 )
 from openvbc.interop.plan_package import PACKAGE_FILES, PACKAGE_FILES_BY_NAME, PackageFile
 from openvbc.store.loader import (
+    KeyMaps,
     LoadCounts,
-    begin_write,
-    end_write,
+    begin_bulk_write,
+    end_bulk_write,
     find_loaded_file,
     find_overlong_values,
     load_rows,
-    read_birth_dates,
+    read_birth_table,
     record_loaded_file,
 )
 
@@ -107,17 +109,19 @@ def import_path(
     sources = find_sources(path)
     report = ImportReport(str(path), check_only)
     with engine.connect() as connection:
-        begin_write(connection)
+        begin_bulk_write(connection)
         try:
             _import_sources(connection, sources, report, today, on_progress)
+            if check_only:
+                connection.rollback()
+            else:
+                connection.commit()
         except BaseException:
             connection.rollback()
             raise
-        if check_only:
-            connection.rollback()
-        else:
-            connection.commit()
-        end_write(connection)
+        finally:
+            # A pooled connection must not keep the import's settings (foreign keys off on SQLite).
+            end_bulk_write(connection)
     return report
 
 
@@ -199,59 +203,44 @@ def _import_sources(
     today: date,
     on_progress: ProgressCallback | None,
 ) -> None:
+    """Check every source and load them in order, all in the caller's transaction.
+
+    Reading and checking file N+1 runs on a worker thread while file N is written (Arrow and
+    the database drivers release the GIL), so the two cores share the work and only two files
+    are held in memory at a time. The first problem stops the writing, not the checking: every
+    remaining file is still checked so that all problems are reported together, and the caller
+    rolls the transaction back, so nothing of a package with a problem is ever committed.
+    """
     issues: list[InputIssue] = []
-    pending: list[tuple[_Source, ValidatedTable]] = []
-    births: dict[str, date] | None = None
-    total = len(sources) * 2
-    for done, source in enumerate(sources):
-        _notify(on_progress, f"checking {source.label}", done, total)
+    todo: list[_Source] = []
+    for source in sources:
         loaded_rows = find_loaded_file(connection, source.spec.name, source.sha256)
-        if loaded_rows is not None:
+        if loaded_rows is None:
+            todo.append(source)
+        else:
             report.files.append(
                 FileReport(source.label, source.spec.name, loaded_rows, status="already loaded")
             )
-            continue
-        table, read_issues = source.read()
-        issues.extend(read_issues)
-        if table is None:
-            continue
-        # Birth dates are gathered once members (which load first) have been validated.
-        if births is None and "member_key" in source.spec.columns and source.spec.name != "members":
-            births = read_birth_dates(connection)
-            births.update(_package_birth_dates(pending))
-        validated = validate_package_table(
-            source.spec, table, file_label=source.label, today=today, birth_dates=births
-        )
-        issues.extend(validated.issues)
-        issues.extend(_width_issues(validated))
-        pending.append((source, validated))
-    if issues:
-        raise InvalidInput(issues)
-    for done, (source, validated) in enumerate(pending, start=len(sources)):
-        _notify(on_progress, f"loading {source.label}", done, total)
-        counts = _load(connection, validated, issues)
-        rows = validated.data.num_rows
-        record_loaded_file(
-            connection,
-            file_name=source.label,
-            sha256=source.sha256,
-            kind=source.spec.name,
-            rows_total=rows,
-            counts=counts,
-            loaded_at=datetime.now(),
-        )
-        report.files.append(
-            FileReport(
-                source.label,
-                source.spec.name,
-                rows,
-                counts.inserted,
-                counts.updated,
-                counts.unchanged,
-                validated.unverified_ndcs,
-                "checked" if report.check_only else "loaded",
+    births = read_birth_table(connection) if any(s.spec.name != "members" for s in todo) else None
+    key_maps = KeyMaps()
+    total = len(todo) * 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-check") as pool:
+        checking = pool.submit(_check_source, todo[0], today, births) if todo else None
+        for done, source in enumerate(todo):
+            _notify(on_progress, f"checking {source.label}", done, total)
+            assert checking is not None
+            validated, found = checking.result()
+            issues.extend(found)
+            if validated is not None and source.spec.name == "members" and births is not None:
+                # The package's own members come first: index_in takes a key's first birth date.
+                births = pa.concat_tables([_birth_table(validated), births])
+            checking = (
+                pool.submit(_check_source, todo[done + 1], today, births) if done + 1 < len(todo) else None
             )
-        )
+            if issues or validated is None:
+                continue
+            _notify(on_progress, f"loading {source.label}", len(todo) + done, total)
+            _load_source(connection, source, validated, report, issues, key_maps)
     _notify(on_progress, "done", total, total)
     if issues:
         raise InvalidInput(issues)
@@ -259,9 +248,57 @@ def _import_sources(
     report.files.sort(key=lambda item: order.get(item.kind, len(order)))
 
 
-def _load(connection: Connection, validated: ValidatedTable, issues: list[InputIssue]) -> LoadCounts:
+def _check_source(
+    source: _Source, today: date, births: pa.Table | None
+) -> tuple[ValidatedTable | None, list[InputIssue]]:
+    """Read and validate one source (pure: runs on the checking thread, no database access)."""
+    table, issues = source.read()
+    if table is None:
+        return None, issues
+    validated = validate_package_table(
+        source.spec, table, file_label=source.label, today=today, birth_dates=births
+    )
+    return validated, [*issues, *validated.issues, *_width_issues(validated)]
+
+
+def _load_source(
+    connection: Connection,
+    source: _Source,
+    validated: ValidatedTable,
+    report: ImportReport,
+    issues: list[InputIssue],
+    key_maps: KeyMaps,
+) -> None:
+    counts = _load(connection, validated, issues, key_maps)
+    rows = validated.data.num_rows
+    record_loaded_file(
+        connection,
+        file_name=source.label,
+        sha256=source.sha256,
+        kind=source.spec.name,
+        rows_total=rows,
+        counts=counts,
+        loaded_at=datetime.now(),
+    )
+    report.files.append(
+        FileReport(
+            source.label,
+            source.spec.name,
+            rows,
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
+            validated.unverified_ndcs,
+            "checked" if report.check_only else "loaded",
+        )
+    )
+
+
+def _load(
+    connection: Connection, validated: ValidatedTable, issues: list[InputIssue], key_maps: KeyMaps
+) -> LoadCounts:
     # Reference columns the store does not keep are dropped by the loader after resolution.
-    result = load_rows(connection, validated.spec.table, validated.data)
+    result = load_rows(connection, validated.spec.table, validated.data, key_maps)
     for unknown in result.unknown:
         what = {"member": "member", "medical_claim": "claim", "encounter": "encounter"}.get(
             unknown.table, unknown.table
@@ -277,13 +314,9 @@ def _load(connection: Connection, validated: ValidatedTable, issues: list[InputI
     return result.counts
 
 
-def _package_birth_dates(pending: list[tuple[_Source, ValidatedTable]]) -> dict[str, date]:
-    for source, validated in pending:
-        if source.spec.name == "members":
-            keys = validated.data.column("member_key").to_pylist()
-            births = validated.data.column("birth_date").to_pylist()
-            return {k: b for k, b in zip(keys, births, strict=True) if k is not None and b is not None}
-    return {}
+def _birth_table(validated: ValidatedTable) -> pa.Table:
+    data = validated.data
+    return pa.table({"member_key": data.column("member_key"), "birth_date": data.column("birth_date")})
 
 
 def _width_issues(validated: ValidatedTable) -> list[InputIssue]:

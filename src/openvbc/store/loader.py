@@ -7,37 +7,36 @@ pharmacy_npi -> pharmacy_id) are resolved by joins, changed rows are updated in 
 new rows are inserted in file order. Inserting only rows whose natural key is absent (rather
 than ``INSERT ... ON CONFLICT DO UPDATE``) keeps surrogate keys dense: PostgreSQL consumes a
 sequence value for every conflicting row of an upsert. Re-loading equal rows touches nothing.
+
+A table that is still empty takes the first-load path instead (``openvbc.store.first_load``):
+references resolved in Arrow, rows written straight into the target at the bulk-load rate.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from sqlalchemy import Connection, String, Table, func, select
 
+from openvbc.store.bulk_write import write_rows
+from openvbc.store.first_load import KeyMaps, Reference, insert_into_empty, is_empty, resolve_references
 from openvbc.store.tables import POPULATION_TABLES, load_ledger, member
 
 TABLES: dict[str, Table] = {table.name: table for table in POPULATION_TABLES}
 ROW = "src_row"  # staging column holding the row's index in the validated table
-BATCH_ROWS = 200_000
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A ``*_key`` column of the staged rows that names a row of another table."""
-
-    column: str  # staging column, e.g. member_key
-    table: str  # referenced table
-    natural_key: str  # its natural key column
-    surrogate: str  # its surrogate key, copied into the target
-    target: str  # target column receiving the surrogate key
-    required: bool  # unknown value is an error (else the target column stays null)
+__all__ = [
+    "KeyMaps",
+    "Reference",
+    "begin_bulk_write",
+    "begin_write",
+    "end_bulk_write",
+    "end_write",
+    "load_rows",
+]
 
 
 _MEMBER = Reference("member_key", "member", "member_key", "member_id", "member_id", True)
@@ -101,6 +100,27 @@ def end_write(connection: Connection) -> None:
         connection.exec_driver_sql("PRAGMA temp_store=DEFAULT")
 
 
+def begin_bulk_write(connection: Connection) -> None:
+    """``begin_write`` for a package import: on SQLite also without per-row foreign-key checks.
+
+    The loader takes every surrogate reference from the referenced table inside this same
+    write-locked transaction (a join or a key map), and an import deletes no parent rows, so
+    each reference is proved before it is written; SQLite's per-row check cost a third of the
+    insert time (measured 600 k rows: 5.2-5.8 s with, 2.7-4.1 s without). The pragma can only
+    change outside a transaction, hence here; ``end_bulk_write`` turns the checks back on.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    begin_write(connection)
+
+
+def end_bulk_write(connection: Connection) -> None:
+    """Undo ``begin_bulk_write`` once the transaction has ended (committed or rolled back)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    end_write(connection)
+
+
 def find_loaded_file(connection: Connection, kind: str, sha256: str) -> int | None:
     """Rows of an earlier load of the same file content and kind (None when never loaded)."""
     query = select(load_ledger.c.rows_total).where(
@@ -143,6 +163,13 @@ def read_birth_dates(connection: Connection, member_keys: Sequence[str] | None =
     return {key: birth for key, birth in connection.execute(query)}
 
 
+def read_birth_table(connection: Connection) -> pa.Table:
+    """(member_key, birth_date) of every stored member as Arrow columns, for the not-before-birth rule."""
+    rows = connection.execute(select(member.c.member_key, member.c.birth_date)).all()
+    keys = pa.array([row[0] for row in rows], pa.string())
+    return pa.table({"member_key": keys, "birth_date": pa.array([row[1] for row in rows], pa.date32())})
+
+
 def count_rows(connection: Connection, table_name: str) -> int:
     return int(connection.execute(select(func.count()).select_from(TABLES[table_name])).scalar_one())
 
@@ -162,25 +189,75 @@ def find_overlong_values(table_name: str, data: pa.Table) -> list[tuple[int, str
     return found
 
 
-def load_rows(connection: Connection, table_name: str, data: pa.Table) -> LoadResult:
+def load_rows(
+    connection: Connection, table_name: str, data: pa.Table, key_maps: KeyMaps | None = None
+) -> LoadResult:
     """Upsert ``data`` (validated, store-shaped, plus ``*_key`` references) into ``table_name``.
 
     Returns counts, or the rows whose references are unknown (then nothing was changed, and
-    the caller rolls back its transaction and reports them).
+    the caller rolls back its transaction and reports them). ``key_maps`` carries the
+    referenced tables' keys from one call to the next within an import.
     """
     target = TABLES[table_name]
     references = REFERENCES.get(table_name, ())
+    key_maps = key_maps if key_maps is not None else KeyMaps()
+    if is_empty(connection, table_name):
+        result = _load_first(connection, target, data, references, key_maps)
+    else:
+        result = _upsert(connection, target, data, references)
+    if not result.unknown:
+        key_maps.forget(table_name)
+    return result
+
+
+def _load_first(
+    connection: Connection, target: Table, data: pa.Table, references: Sequence[Reference], key_maps: KeyMaps
+) -> LoadResult:
+    resolved = resolve_references(connection, target, data, references, key_maps)
+    if resolved.rows is None:
+        return LoadResult(unknown=[UnknownReference(*found) for found in resolved.unknown])
+    inserted = insert_into_empty(connection, target, resolved.rows)
+    if target.name == "medical_claim":
+        key_maps.forget("medical_claim")
+        _insert_claim_diagnoses(connection, data, key_maps)
+    return LoadResult(LoadCounts(inserted, 0, 0))
+
+
+def _insert_claim_diagnoses(connection: Connection, data: pa.Table, key_maps: KeyMaps) -> None:
+    """claim_diagnosis rows of claims just written to an empty claim table (so it has none yet)."""
+    rows = claim_diagnosis_rows(data)
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for surrogate in ("claim_id", "member_id"):
+        ref = Reference("claim_key", "medical_claim", "claim_key", surrogate, surrogate, True)
+        found = key_maps.lookup(connection, ref)
+        columns[surrogate] = found.column("id").take(
+            pc.index_in(rows.column("claim_key"), value_set=found.column("key"))
+        )
+    table = pa.table(
+        {
+            "claim_id": columns["claim_id"],
+            "sequence": rows.column("sequence"),
+            "member_id": columns["member_id"],
+            "code": rows.column("code"),
+        }
+    )
+    write_rows(connection, "claim_diagnosis", table)
+
+
+def _upsert(
+    connection: Connection, target: Table, data: pa.Table, references: Sequence[Reference]
+) -> LoadResult:
     staged = _stage(connection, target, data, references)
     try:
         unknown = _find_unknown_references(connection, staged, references)
         if unknown:
             return LoadResult(unknown=unknown)
         resolved = _resolve(connection, target, staged, data, references)
-        keys = NATURAL_KEYS.get(table_name) or (_natural_key(target),)
+        keys = NATURAL_KEYS.get(target.name) or (_natural_key(target),)
         columns = [name for name in _target_columns(target, data, references) if name not in keys]
         updated = _update_changed(connection, target, resolved, keys, columns)
         inserted = _insert_new(connection, target, resolved, keys, [*keys, *columns])
-        if table_name == "medical_claim":
+        if target.name == "medical_claim":
             _replace_claim_diagnoses(connection, data, staged)
         connection.exec_driver_sql(f"DROP TABLE {resolved}")
         return LoadResult(LoadCounts(inserted, updated, data.num_rows - inserted - updated))
@@ -211,60 +288,11 @@ def _stage(connection: Connection, target: Table, data: pa.Table, references: Se
         definitions.append(f'"{column_name}" {sql_type}')
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({', '.join(definitions)})")
-    rows = data.add_column(0, ROW, pa.array(range(data.num_rows), pa.int64()))
-    if dialect.name == "postgresql":
-        _copy_into(connection, name, rows)
-    else:
-        _insert_many(connection, name, rows)
+    write_rows(connection, name, data.add_column(0, ROW, pa.array(range(data.num_rows), pa.int64())))
     for column_name in sorted({ref.column for ref in references}):
         if column_name in data.column_names:
             connection.exec_driver_sql(f'CREATE INDEX ix_{name}_{column_name} ON {name} ("{column_name}")')
     return name
-
-
-def _copy_into(connection: Connection, name: str, rows: pa.Table) -> None:
-    columns = ", ".join(f'"{c}"' for c in rows.column_names)
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-        for batch in _batches(rows):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
-            copy.write(buffer.getbuffer())
-
-
-def _insert_many(connection: Connection, name: str, rows: pa.Table) -> None:
-    columns = ", ".join(f'"{c}"' for c in rows.column_names)
-    marks = ", ".join("?" for _ in rows.column_names)
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        for batch in _batches(_as_sqlite_values(rows)):
-            values = [column.to_pylist() for column in batch.columns]
-            cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", zip(*values, strict=True))
-    finally:
-        cursor.close()
-
-
-def _as_sqlite_values(rows: pa.Table) -> pa.Table:
-    """Arrow values as SQLite stores them through SQLAlchemy (ISO text dates, 0/1 booleans)."""
-    columns = []
-    for column in rows.columns:
-        kind = column.type
-        if pa.types.is_timestamp(kind):
-            column = pc.cast(pc.cast(column, pa.timestamp("us")), pa.string())  # 'YYYY-MM-DD HH:MM:SS.ffffff'
-        elif pa.types.is_date(kind) or pa.types.is_decimal(kind):
-            column = pc.cast(column, pa.string())
-        elif pa.types.is_boolean(kind):
-            column = pc.cast(column, pa.int8())
-        columns.append(column)
-    return pa.table(dict(zip(rows.column_names, columns, strict=True)))
-
-
-def _batches(rows: pa.Table) -> Iterator[pa.Table]:
-    for start in range(0, rows.num_rows, BATCH_ROWS):
-        yield rows.slice(start, BATCH_ROWS)
 
 
 def _find_unknown_references(
@@ -342,16 +370,7 @@ def _replace_claim_diagnoses(connection: Connection, data: pa.Table, staged: str
         f"DELETE FROM claim_diagnosis WHERE claim_id IN (SELECT c.claim_id FROM medical_claim c "
         f"JOIN {staged} s ON s.claim_key = c.claim_key)"
     )
-    codes = pc.split_pattern(pc.fill_null(pc.cast(data.column("diagnosis_codes"), pa.string()), ""), "|")
-    codes = codes.combine_chunks()
-    flat = pc.replace_substring(pc.utf8_trim_whitespace(pc.list_flatten(codes)), ".", "")
-    parents = pc.list_parent_indices(codes)
-    keys = pc.take(data.column("claim_key"), parents)
-    offsets = pc.take(codes.offsets, parents)
-    sequence = pc.add(pc.subtract(pa.array(range(len(flat)), pa.int64()), pc.cast(offsets, pa.int64())), 1)
-    rows = pa.table({"claim_key": keys, "sequence": sequence, "code": flat}).filter(
-        pc.not_equal(pc.field("code"), "")
-    )
+    rows = claim_diagnosis_rows(data)
     if rows.num_rows == 0:
         return
     connection.exec_driver_sql("DROP TABLE IF EXISTS stg_claim_diagnosis")
@@ -359,14 +378,26 @@ def _replace_claim_diagnoses(connection: Connection, data: pa.Table, staged: str
         f"CREATE TEMPORARY TABLE stg_claim_diagnosis ({ROW} BIGINT, claim_key VARCHAR(64), sequence INTEGER, "
         "code VARCHAR(8))"
     )
-    staged_rows = rows.add_column(0, ROW, pa.array(range(rows.num_rows), pa.int64()))
-    if connection.dialect.name == "postgresql":
-        _copy_into(connection, "stg_claim_diagnosis", staged_rows)
-    else:
-        _insert_many(connection, "stg_claim_diagnosis", staged_rows)
+    write_rows(
+        connection, "stg_claim_diagnosis", rows.add_column(0, ROW, pa.array(range(rows.num_rows), pa.int64()))
+    )
     connection.exec_driver_sql(
         "INSERT INTO claim_diagnosis (claim_id, sequence, member_id, code) "
         "SELECT c.claim_id, d.sequence, c.member_id, d.code FROM stg_claim_diagnosis d "
         "JOIN medical_claim c ON c.claim_key = d.claim_key ORDER BY d.src_row"
     )
     connection.exec_driver_sql("DROP TABLE stg_claim_diagnosis")
+
+
+def claim_diagnosis_rows(data: pa.Table) -> pa.Table:
+    """(claim_key, sequence, code) from each claim's ``diagnosis_codes``: principal first, dots removed."""
+    codes = pc.split_pattern(pc.fill_null(pc.cast(data.column("diagnosis_codes"), pa.string()), ""), "|")
+    codes = codes.combine_chunks()
+    flat = pc.replace_substring(pc.utf8_trim_whitespace(pc.list_flatten(codes)), ".", "")
+    parents = pc.list_parent_indices(codes)
+    keys = pc.take(data.column("claim_key"), parents)
+    offsets = pc.take(codes.offsets, parents)
+    sequence = pc.add(pc.subtract(pa.array(range(len(flat)), pa.int64()), pc.cast(offsets, pa.int64())), 1)
+    return pa.table({"claim_key": keys, "sequence": sequence, "code": flat}).filter(
+        pc.not_equal(pc.field("code"), "")
+    )

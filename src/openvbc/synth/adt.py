@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from openvbc.synth.acute import AdtRows
+from openvbc.synth.adt_rows import AdtRows
 from openvbc.synth.arrays import format_keys, hl7_datetimes, join_keys, null_where, rank_within, to_timestamp
 from openvbc.synth.population import MemberBatch
 from openvbc.synth.providers import ProviderNetwork

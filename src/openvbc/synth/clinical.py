@@ -114,8 +114,11 @@ def add_conditions(
             "clinical_status": "active",
             "verification_status": "confirmed",
             "onset_date": to_date32(plan_year.first_day + onset),
+            # Recorded a few days after onset, but never after the member's last covered day
+            # (31 December, death or disenrolment): a plan-year extract holds nothing later.
             "recorded_date": to_date32(
-                plan_year.first_day + np.maximum(onset, onset + rng.integers(0, 20, m))
+                plan_year.first_day
+                + np.maximum(onset, np.minimum(onset + rng.integers(0, 20, m), batch.end[owner]))
             ),
             "source": "ehr",
         },

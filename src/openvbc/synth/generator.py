@@ -21,7 +21,20 @@ import pyarrow as pa
 
 from openvbc.domain.errors import InputIssue, InvalidInput
 from openvbc.interop.plan_package import PACKAGE_FILES
-from openvbc.synth import acute, adt, clinical, edge_cases, mtm, pharmacy, population, visits
+from openvbc.synth import (
+    acute,
+    adt,
+    care_management,
+    clinical,
+    dialysis,
+    edge_cases,
+    hospice,
+    mtm,
+    pharmacy,
+    population,
+    visits,
+)
+from openvbc.synth.adt_rows import AdtRows
 from openvbc.synth.drugs import DrugCatalogue, load_catalogue
 from openvbc.synth.hl7_files import Hl7DayFiles
 from openvbc.synth.profile import Profile, load_profile
@@ -191,10 +204,11 @@ def generate_chunk(
     visits.add_office_visits(rng, batch, latent, profile, network, plan_year, out)
     clinical.add_home_bp(rng, batch, latent, profile, plan_year, out)
     clinical.add_a1c(rng, batch, latent, profile, plan_year, out)
-    adt_rows = acute.AdtRows()
+    adt_rows = AdtRows()
     acute.add_ed_and_inpatient(rng, batch, latent, profile, network, plan_year, out, adt_rows)
-    acute.add_hospice_and_dialysis(rng, batch, profile, network, plan_year, out)
-    acute.add_ccm(rng, batch, network, plan_year, out)
+    hospice.add_hospice(rng, batch, profile, network, plan_year, out)
+    dialysis.add_dialysis(batch, network, plan_year, out)
+    care_management.add_ccm(rng, batch, network, plan_year, out)
     fills = pharmacy.draw_fills(rng, batch, profile, network, catalogue, plan_year)
     out.add("fills", fills.columns)
     out.add(

@@ -11,6 +11,8 @@ import pyarrow.compute as pc
 from openvbc.synth.arrays import IntArray, format_sequence_keys, rank_within
 from openvbc.synth.writer import build_table
 
+HOUR = 3600  # seconds
+
 
 class ChunkTables:
     """Column dicts per package file, concatenated into one Arrow table per file at the end."""
