@@ -1,7 +1,8 @@
 """One implementation, three engines: PostgreSQL and PySpark give DuckDB's member-level results.
 
-The golden subset is the eCQM decks (every bundle for PostgreSQL; the first 12 bundles of
-each deck for Spark, to keep local mode fast), evaluated for all five measures.
+The golden subset is the eCQM decks, evaluated for all five measures: every bundle on
+PostgreSQL; on Spark, by default a quick run over ``SPARK_QUICK_CASES`` (four bundles per deck,
+one input, one load), and every bundle under ``-m "spark and slow"`` (see conftest.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
+import ibis
 import pytest
 
 from measures.decks import DECKS, PERIOD_2025, load_deck
@@ -69,14 +71,83 @@ def test_postgres_matches_duckdb(postgres_con: Any, measure: str) -> None:
     assert _rows(postgres_con, inputs, measure) == _rows(connect_duckdb(), inputs, measure)
 
 
+# Four bundles per deck that between them take every population path of the five measures
+# (case uuid prefix -> README name and why it is in the quick Spark run).
+SPARK_QUICK_CASES = {
+    "CMS165": {
+        "f2d1fd7e": "NUMERPass SBP139DBP89DuringMP: BP panel path into the numerator",
+        "bff7264b": "NUMERFail SBP140DBP89DuringMP: denominator only, the 140 boundary",
+        "821185af": "DENEXPass FrailtyDeviceRequest...: DeviceRequest + age exclusion path",
+        "642ef7f9": "IPFail HypertensionOnsetsAfterFirst6Months: condition window, not in IP",
+    },
+    "CMS122": {  # also the GSD input
+        "ab29ab81": "NUMPass LabA1cNoResultInMP: result without a value (CMS122 / GSD >9 numerator)",
+        "5ed37c9e": "NUMFail HbA1cLessThan9: a % result (GSD <8 path)",
+        "6b6a5f96": "DENEXPass HospiceServiceRequestDuringMP: ServiceRequest hospice exclusion",
+        "1fa14a28": "IPFail PatientAge76: age limit, not in IP",
+    },
+    "CMS138": {
+        "7c310440": "NUM2Pass counseling: user, procedure intervention, all three groups",
+        "9dd6e1c5": "NUM1Pass TobaccoNonUser: non-user screening path",
+        "bf7e475b": "NUM2Pass MedRequest 6 months prior: medication_order period path",
+        "73d69a14": "DEN1EXPass hospice during MP: exclusion in a multi-group measure",
+    },
+}
+
+
+def _spark_inputs(quick: bool) -> MeasureInputs:
+    """All decks in one input (the five measures then share one Spark load)."""
+    pairs = []
+    for deck in DECKS:
+        _rule, _inputs_all, bundles, _names = load_deck(deck)
+        chosen = SPARK_QUICK_CASES[deck] if quick else None
+        pairs += [
+            (case, bundle) for case, bundle in sorted(bundles.items()) if chosen is None or case[:8] in chosen
+        ]
+    return build_measure_inputs(pairs)
+
+
+def _spark_rows(con: Any, views: dict[str, Any], measure: str) -> list[tuple[Any, ...]]:
+    expr = evaluate_measure(views, load_measure_rule(measure, 2025), PERIOD_2025)
+    rows = con.to_pyarrow(expr).to_pylist()
+    return sorted(tuple(str(v) for v in row.values()) for row in rows)
+
+
+def _spark_views(con: Any, inputs: MeasureInputs) -> dict[str, Any]:
+    # Temporary views, not tables: nothing is written to a warehouse directory.
+    return {
+        name: con.create_view(name, ibis.memtable(t), overwrite=True) for name, t in inputs.tables.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def spark_quick(spark_con: Any) -> tuple[Any, dict[str, Any], MeasureInputs]:
+    inputs = _spark_inputs(quick=True)
+    return spark_con, _spark_views(spark_con, inputs), inputs
+
+
+def test_quick_spark_cases_exist() -> None:
+    for deck, cases in SPARK_QUICK_CASES.items():
+        _rule, _inputs, bundles, _names = load_deck(deck)
+        assert all(sum(case.startswith(prefix) for case in bundles) == 1 for prefix in cases), deck
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("measure", list(MEASURE_DECKS))
+def test_spark_matches_duckdb(spark_quick: tuple[Any, dict[str, Any], MeasureInputs], measure: str) -> None:
+    con, views, inputs = spark_quick
+    spark = _spark_rows(con, views, measure)
+    assert spark == _rows(connect_duckdb(), inputs, measure)
+    assert len(spark) >= 4  # at least the four bundles of the measure's deck have rows
+
+
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.parametrize("measure", list(MEASURE_DECKS))
-def test_spark_matches_duckdb(measure: str) -> None:
-    from openvbc.engine.backends import connect_spark
-
-    inputs = _inputs(MEASURE_DECKS[measure], 12)
-    assert _rows(connect_spark(), inputs, measure) == _rows(connect_duckdb(), inputs, measure)
+def test_spark_matches_duckdb_every_bundle(spark_con: Any, measure: str) -> None:
+    inputs = _spark_inputs(quick=False)
+    views = _spark_views(spark_con, inputs)
+    assert _spark_rows(spark_con, views, measure) == _rows(connect_duckdb(), inputs, measure)
 
 
 def test_deck_ids_cover_every_measure() -> None:

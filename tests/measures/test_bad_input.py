@@ -53,7 +53,7 @@ def _patient_bundle(pid: str, bp: dict[str, Any]) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
 
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "good": {
         "effectiveDateTime": "2025-03-01T10:05:00Z",
         "component": [_component("8480-6", 128), _component("8462-4", 82)],

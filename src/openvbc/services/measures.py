@@ -25,11 +25,13 @@ from openvbc.engine.backends import connect_duckdb, load_arrow_tables
 from openvbc.engine.canonical import MEMBER_RESULT_COLUMN_NAMES
 from openvbc.engine.measure_report import build_individual_report, build_summary_report
 from openvbc.engine.rates import compute_rates
-from openvbc.engine.registry import find_evaluator
+from openvbc.engine.registry import MEASURE_EVALUATORS, find_evaluator
 from openvbc.rules.loader import load_rule_file
 from openvbc.services.measure_inputs import MEASURE_INPUT_TABLES, build_measure_inputs, read_bundles
 
 QUALITY_MEASURES = ("CMS165", "CMS122", "GSD", "CMS138", "TOBACCO-FREE")
+# Every measure the engine runs over the store (the quality measures plus PQA PDC).
+STORE_MEASURES: tuple[str, ...] = tuple(MEASURE_EVALUATORS)
 
 
 def load_measure_rule(measure_id: str, year: int) -> dict[str, Any]:
@@ -68,6 +70,9 @@ def evaluate_fhir_bundles(
     engine: str = "duckdb",
 ) -> EvaluateSummary:
     """Individual MeasureReports (NDJSON, one per patient) for FHIR patient bundles in a folder."""
+    if measure_id.upper() not in QUALITY_MEASURES:
+        # PDC needs pharmacy fills, coverage and claims: it runs over the store (`measures run`).
+        raise UserError(f"`measures evaluate` runs {', '.join(QUALITY_MEASURES)}, not {measure_id}")
     rule = load_measure_rule(measure_id, period.start.year)
     try:
         bundles = read_bundles(fhir_dir)
@@ -138,10 +143,13 @@ def run_measures_over_store(
     backend: str = "duckdb",
 ) -> RunSummary:
     """Run measures over the store; write results, rates and summary MeasureReports into ``out_dir``."""
-    from openvbc.services.engine_inputs import open_engine_tables
+    from openvbc.services.engine_inputs import ALL_POPULATION_TABLE_NAMES, open_engine_tables
 
     rules = [load_measure_rule(m, year) for m in measure_ids]
-    _con, tables = open_engine_tables(store_engine, MEASURE_INPUT_TABLES, backend)
+    # The quality measures read six clinical tables; PDC also reads fills, coverage and claims.
+    quality_only = all(m.upper() in QUALITY_MEASURES for m in measure_ids)
+    names = MEASURE_INPUT_TABLES if quality_only else ALL_POPULATION_TABLE_NAMES
+    _con, tables = open_engine_tables(store_engine, names, backend)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     measures: dict[str, dict[str, dict[str, int]]] = {}
@@ -196,7 +204,7 @@ def known_measures(ids: Iterable[str]) -> list[str]:
     out = []
     for measure_id in ids:
         upper = measure_id.upper()
-        if upper not in QUALITY_MEASURES:
-            raise UserError(f"unknown measure {measure_id!r}; known: {', '.join(QUALITY_MEASURES)}")
+        if upper not in STORE_MEASURES:
+            raise UserError(f"unknown measure {measure_id!r}; known: {', '.join(STORE_MEASURES)}")
         out.append(upper)
     return out

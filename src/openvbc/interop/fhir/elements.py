@@ -90,6 +90,8 @@ def timing_choice(resource: JsonObject, stem: str) -> tuple[str | None, str | No
 def member_of(item: ResourceItem, index: ResourceIndex, field: str) -> str:
     """The member key of the Patient the resource is about; a missing subject is an issue."""
     resource_type = item.resource.get("resourceType")
+    if item.resource.get(field) is None and index.compartment_member_key is not None:
+        return index.compartment_member_key
     key = index.member_key_for(item.resource.get(field))
     if key is None:
         raise FhirValueError(f"{resource_type}.{field}", "no reference to a Patient")

@@ -50,11 +50,17 @@ _COLUMNS: dict[str, tuple[str, ...]] = {kind: columns_for(kind) for kind in ROW_
 
 @dataclass
 class FhirExtract:
-    """Rows per package file, resources not mapped (per type), and problems found."""
+    """Rows per package file, resources not mapped (per type), and problems found.
+
+    ``issue_member_keys`` names, for each resource label that has an issue, the member
+    (Patient logical id) the resource is about, when it names one: the measures count bad
+    input per patient (docs/measures.md) and an issue only carries the resource's label.
+    """
 
     rows: dict[str, list[FhirRow]] = field(default_factory=lambda: {kind: [] for kind in ROW_KINDS})
     skipped: dict[str, int] = field(default_factory=dict)
     issues: list[InputIssue] = field(default_factory=list)
+    issue_member_keys: dict[str, str] = field(default_factory=dict)
 
     def add_row(self, kind: str, label: str, line: int, values: dict[str, str | None]) -> None:
         """Add a row; unknown columns are a programming error, missing ones become empty."""
@@ -76,6 +82,7 @@ class FhirExtract:
         for what, count in other.skipped.items():
             self.skip(what, count)
         self.issues.extend(other.issues)
+        self.issue_member_keys.update(other.issue_member_keys)
 
     def counts(self) -> dict[str, int]:
         """Number of rows per package file (for reports and tests)."""

@@ -20,7 +20,7 @@ from openvbc.interop.fhir.members import map_coverage, map_patient
 from openvbc.interop.fhir.observations import map_observation
 from openvbc.interop.fhir.procedures import map_device_request, map_procedure, map_service_request
 from openvbc.interop.fhir.providers import map_organization, map_practitioner
-from openvbc.interop.fhir.references import ResourceIndex, ResourceItem
+from openvbc.interop.fhir.references import ResourceIndex, ResourceItem, logical_id, resource_key
 
 Mapper = Callable[[ResourceItem, ResourceIndex, FhirExtract], None]
 
@@ -81,6 +81,7 @@ def map_item(item: ResourceItem, index: ResourceIndex, out: FhirExtract) -> None
     if mapper is None:
         out.skip(resource_type)
         return
+    issues_before = len(out.issues)
     try:
         mapper(item, index, out)
     except FhirValueError as exc:
@@ -89,15 +90,48 @@ def map_item(item: ResourceItem, index: ResourceIndex, out: FhirExtract) -> None
         out.add_issue(
             item.label, item.line, resource_type, f"could not be mapped ({type(exc).__name__}: {exc})"
         )
+    if len(out.issues) > issues_before:
+        member_key = member_key_of(item, index)
+        if member_key is not None:
+            out.issue_member_keys[item.label] = member_key
 
 
-def map_bundle(bundle: dict, *, source_label: str) -> FhirExtract:
-    """Map one Bundle (any type) -- or a single resource -- to plan-package rows. Pure."""
+# Elements naming the Patient a resource is about (R4: subject; Coverage: beneficiary; others: patient).
+_PATIENT_ELEMENTS = ("subject", "patient", "beneficiary")
+
+
+def member_key_of(item: ResourceItem, index: ResourceIndex) -> str | None:
+    """The member key (Patient logical id) a resource is about, or None when it names none."""
+    if item.resource.get("resourceType") == "Patient":
+        return logical_id(resource_key(item.resource, item.full_url))
+    for element in _PATIENT_ELEMENTS:
+        key = index.member_key_for(item.resource.get(element))
+        if key is not None:
+            return key
+    if all(item.resource.get(element) is None for element in _PATIENT_ELEMENTS):
+        return index.compartment_member_key
+    return None
+
+
+def map_bundle(bundle: dict, *, source_label: str, patient_compartment: bool = False) -> FhirExtract:
+    """Map one Bundle (any type) -- or a single resource -- to plan-package rows. Pure.
+
+    ``patient_compartment``: the bundle holds one patient's record (an eCQM test case, the
+    output of ``Patient/$everything``), so when it has exactly one Patient, a resource that
+    names no patient (no subject/patient/beneficiary element) is about that Patient. A
+    reference that is present but names no Patient stays an issue.
+    """
     out = FhirExtract()
     if bundle.get("resourceType") == "Bundle":
         items = list(iterate_bundle(bundle, source_label))
     else:
         items = [ResourceItem(source_label, 1, bundle)]
     index = index_items(items)
+    if patient_compartment:
+        patients = [item for item in items if item.resource.get("resourceType") == "Patient"]
+        if len(patients) == 1:
+            index.compartment_member_key = logical_id(
+                resource_key(patients[0].resource, patients[0].full_url)
+            )
     map_items(items, index, out)
     return out

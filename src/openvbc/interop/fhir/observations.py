@@ -12,6 +12,17 @@ counts a coded "Yes" as a result without a value); ``valueBoolean`` -> ``value_c
 ``false``; ``valueString`` -> ``value_code``; ``valueInteger`` -> ``value``. Other value types are
 not kept. ``effective_at`` is the start of the effective time (its end when only that is
 given), ``effective_end`` the end of an effectivePeriod; without effective[x], ``issued``.
+
+``category`` is one code, as the canonical column holds one: the first of ``survey``,
+``laboratory``, ``exam``, ``vital-signs``, ``social-history`` present (the measures test
+``survey`` -- Status 1.8.000 ``isAssessmentPerformed`` -- and ``laboratory`` --
+``isLaboratoryTestPerformed`` --, so those win), else the first category code.
+
+Incomplete readings are kept and reported, not dropped: a quantity with a number but no unit,
+and a blood-pressure panel (LOINC 85354-9 or 55284-4) lacking its systolic or diastolic
+component. Their day still shows a reading was taken, which is what CMS165 needs to refuse
+the day ("a reading with a missing component makes the day's value unknown"); the issue names
+the element so an import rejects the resource and ``measures evaluate`` counts it.
 """
 
 from __future__ import annotations
@@ -41,6 +52,9 @@ from openvbc.interop.fhir.extract import FhirExtract
 from openvbc.interop.fhir.references import ResourceIndex, ResourceItem, resource_key
 
 BP_COMPONENT_CODES: frozenset[str] = frozenset({"8480-6", "8462-4"})  # LOINC systolic, diastolic
+BP_PANEL_CODES: frozenset[str] = frozenset({"85354-9", "55284-4"})  # LOINC BP panels (US Core, older)
+_BP_COMPONENT_NAMES = {"8480-6": "systolic", "8462-4": "diastolic"}
+CATEGORY_PRIORITY: tuple[str, ...] = ("survey", "laboratory", "exam", "vital-signs", "social-history")
 _LOINC = "http://loinc.org"
 
 
@@ -60,7 +74,7 @@ def map_observation(item: ResourceItem, index: ResourceIndex, out: FhirExtract) 
         encounter_key = None
     shared: dict[str, str | None] = {
         "member_key": member_key,
-        "category": category_text(observation.get("category")),
+        "category": _one_category(category_text(observation.get("category"))),
         "status": as_text(observation.get("status")),
         "effective_at": start,
         "effective_end": end,
@@ -70,10 +84,17 @@ def map_observation(item: ResourceItem, index: ResourceIndex, out: FhirExtract) 
     }
     components = [c for c in as_list(observation.get("component")) if isinstance(c, dict)]
     own_value = _value_columns(observation, "Observation")
+    rows: list[tuple[str, JsonObject, dict[str, str | None]]] = []  # (FHIR path, element, row)
     if not components or any(v is not None for v in own_value.values()):
         codes = code_columns(observation.get("code"), "Observation.code")
-        row = {"observation_key": key, **codes, **own_value, "panel_key": None, **shared}
-        out.add_row("observations", item.label, item.line, row)
+        rows.append(
+            (
+                "Observation",
+                observation,
+                {"observation_key": key, **codes, **own_value, "panel_key": None, **shared},
+            )
+        )
+    bp_found: set[str] = set()
     for number, component in enumerate(components, start=1):
         field = f"Observation.component[{number - 1}]"
         component_codes = code_columns(component.get("code"), f"{field}.code")
@@ -87,7 +108,31 @@ def map_observation(item: ResourceItem, index: ResourceIndex, out: FhirExtract) 
             "panel_key": key,
             **shared,
         }
+        if bp_code is not None and row["value"] is not None:
+            bp_found.add(bp_code)
+        rows.append((field, component, row))
+    # Every row is built before any is added, so a resource refused part-way adds nothing.
+    for field, element, row in rows:
         out.add_row("observations", item.label, item.line, row)
+        if element.get("valueQuantity") is not None and row["unit"] is None:
+            out.add_issue(
+                item.label, item.line, f"{field}.valueQuantity.unit", "a numeric value needs its unit"
+            )
+    loinc_codes = {code for system, code in codings_of(observation.get("code")) if system == _LOINC}
+    missing = sorted(BP_COMPONENT_CODES - bp_found) if loinc_codes & BP_PANEL_CODES else []
+    if missing:
+        names = " and ".join(f"{_BP_COMPONENT_NAMES[code]} ({code})" for code in missing)
+        out.add_issue(
+            item.label, item.line, "Observation.component", f"blood pressure panel has no {names} value"
+        )
+
+
+def _one_category(codes: str | None) -> str | None:
+    """The one category the canonical column keeps (see the module docstring)."""
+    if codes is None:
+        return None
+    present = codes.split("|")
+    return next((c for c in CATEGORY_PRIORITY if c in present), present[0])
 
 
 def _value_columns(element: JsonObject, field: str) -> dict[str, str | None]:

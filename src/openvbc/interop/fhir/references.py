@@ -48,6 +48,9 @@ class ResourceIndex:
     npis: dict[str, str] = field(default_factory=dict)  # "Practitioner/id" | "Organization/id" -> NPI
     lines_of_business: dict[str, str] = field(default_factory=dict)  # member_key -> line of business
     _coverage_starts: dict[str, str] = field(default_factory=dict)  # member_key -> start of that coverage
+    # The one Patient of a patient-compartment bundle (``map_bundle(..., patient_compartment=True)``):
+    # a resource there that names no patient at all is about this member.
+    compartment_member_key: str | None = None
 
     def add(self, item: ResourceItem) -> None:
         """Record what later mapping may need from this resource."""
