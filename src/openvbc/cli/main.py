@@ -28,11 +28,14 @@ from openvbc.cli import (
     commands_import,
     commands_measures,
     commands_medsync,
+    commands_mips,
     commands_mllp,
     commands_mtm,
     commands_payments,
+    commands_registry,
     commands_rules,
     commands_serve,
+    commands_spine,
     commands_submission,
     commands_synth,
     commands_tcm,
@@ -85,6 +88,9 @@ commands_synth.register(app)
 commands_import.register(app)
 commands_measures.register(app)
 commands_adt.register(app)
+commands_registry.register(app)
+commands_spine.register(app)
+commands_mips.register(app)
 commands_audit.register(app)
 commands_serve.register(app)
 commands_users.register(app)

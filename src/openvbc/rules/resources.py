@@ -12,7 +12,7 @@ from importlib.resources.abc import Traversable
 from openvbc.domain.errors import UserError
 
 # Folders under the rules package that hold data, not code.
-DATA_FOLDERS = ("valuesets", "drugs", "calendars", "measures", "synth", "billing", "programs", "care", "pharmacist")
+DATA_FOLDERS = ("valuesets", "drugs", "calendars", "measures", "synth", "billing", "programs", "care", "pharmacist", "registry")
 
 
 class RuleFileNotFound(UserError, LookupError):
