@@ -26,8 +26,14 @@ def register(app: typer.Typer) -> None:
 
         state = state_of(ctx)
         settings = state.settings()
-        with Progress(TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeElapsedColumn(), console=console, disable=state.json_output) as bar:
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=state.json_output,
+        ) as bar:
             tasks: dict[str, object] = {}
 
             def report(step: str, done: int, total: int) -> None:
@@ -35,16 +41,31 @@ def register(app: typer.Typer) -> None:
                     tasks[step] = bar.add_task(step, total=max(total, 1))
                 bar.update(tasks[step], completed=done, total=max(total, 1))  # type: ignore[arg-type]
 
-            result = run_demo(settings, out_dir=out, members=members, seed=seed, year=year,
-                              today=date.today(), progress=report)
+            result = run_demo(
+                settings,
+                out_dir=out,
+                members=members,
+                seed=seed,
+                year=year,
+                today=date.today(),
+                progress=report,
+            )
         summary = result.summary
         if state.json_output:
-            emit_json({"database_url": result.database_url, "out_dir": str(result.out_dir),
-                       "summary": summary.as_dict(), "measures": result.measures.measures,
-                       "program_year": {"program": result.program_year.program_id,
-                                        "total_paid": str(result.program_year.total_paid),
-                                        "pharmacies": result.program_year.pharmacies,
-                                        "report": str(result.program_year.report)}})
+            emit_json(
+                {
+                    "database_url": result.database_url,
+                    "out_dir": str(result.out_dir),
+                    "summary": summary.as_dict(),
+                    "measures": result.measures.measures,
+                    "program_year": {
+                        "program": result.program_year.program_id,
+                        "total_paid": str(result.program_year.total_paid),
+                        "pharmacies": result.program_year.pharmacies,
+                        "report": str(result.program_year.report),
+                    },
+                }
+            )
             return
         table = Table(title=f"Synthetic plan, performance year {summary.year}")
         table.add_column("what")
@@ -73,8 +94,10 @@ def register(app: typer.Typer) -> None:
             measures.add_column(column, justify="left" if column in ("measure", "group") else "right")
         for measure_id, groups in result.measures.measures.items():
             for group_id, counts in groups.items():
-                denominator = counts.get("denominator", 0) - counts.get("denominator-exclusion", 0) - counts.get(
-                    "denominator-exception", 0
+                denominator = (
+                    counts.get("denominator", 0)
+                    - counts.get("denominator-exclusion", 0)
+                    - counts.get("denominator-exception", 0)
                 )
                 numerator = counts.get("numerator", 0)
                 rate = f"{numerator / denominator:.1%}" if denominator > 0 else "no data"

@@ -8,13 +8,12 @@ mistakes exit 2 with every problem listed; internal failures exit 1.
 from __future__ import annotations
 
 import sys
-
 from typing import Any
 
 import typer
+from sqlalchemy.exc import OperationalError
 from typer import _click as click
 from typer.core import TyperGroup
-from sqlalchemy.exc import OperationalError
 
 from openvbc.cli import (
     commands_adt,
@@ -45,6 +44,7 @@ from openvbc.cli import (
 )
 from openvbc.cli.context import CliState, err_console, fail_with
 from openvbc.domain.errors import UserError
+
 
 class _OpenvbcGroup(TyperGroup):
     """Turn user errors into exit code 2 inside Click, so the console script and

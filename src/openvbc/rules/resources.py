@@ -12,7 +12,18 @@ from importlib.resources.abc import Traversable
 from openvbc.domain.errors import UserError
 
 # Folders under the rules package that hold data, not code.
-DATA_FOLDERS = ("valuesets", "drugs", "calendars", "measures", "synth", "billing", "programs", "care", "pharmacist", "registry")
+DATA_FOLDERS = (
+    "valuesets",
+    "drugs",
+    "calendars",
+    "measures",
+    "synth",
+    "billing",
+    "programs",
+    "care",
+    "pharmacist",
+    "registry",
+)
 
 
 class RuleFileNotFound(UserError, LookupError):

@@ -72,5 +72,12 @@ def run_demo(
     program_year = run_program_year(engine, program, year, out_dir / "program-year", today)
     if progress:
         progress("program", 1, 1)
-    return DemoResult(out_dir=out_dir, database_url=settings.database_url, generated=manifest,
-                      imported=report, summary=summary, measures=measures, program_year=program_year)
+    return DemoResult(
+        out_dir=out_dir,
+        database_url=settings.database_url,
+        generated=manifest,
+        imported=report,
+        summary=summary,
+        measures=measures,
+        program_year=program_year,
+    )

@@ -21,7 +21,9 @@ from openvbc.store.tables import POPULATION_TABLES
 ALL_POPULATION_TABLE_NAMES: tuple[str, ...] = tuple(table.name for table in POPULATION_TABLES)
 
 
-def read_store_tables(engine: Engine, names: Iterable[str] = ALL_POPULATION_TABLE_NAMES) -> dict[str, pa.Table]:
+def read_store_tables(
+    engine: Engine, names: Iterable[str] = ALL_POPULATION_TABLE_NAMES
+) -> dict[str, pa.Table]:
     """Read whole canonical tables from the store as Arrow tables (typed as in the store)."""
     wanted = list(names)
     if is_sqlite(engine):
@@ -72,7 +74,6 @@ def _drop_sentinel(data: pa.Table) -> pa.Table:
     if data.num_rows == 0 or data.column("__sentinel__")[0].as_py() != 1:
         raise RuntimeError("SQLite did not return the typed sentinel row first")
     return data.slice(1).drop_columns(["__sentinel__"])
-
 
 
 def _read_sqlalchemy_tables(engine: Engine, names: list[str]) -> dict[str, pa.Table]:
@@ -132,8 +133,9 @@ def _cast_to_store_types(name: str, data: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def open_engine_tables(engine: Engine, names: Iterable[str] = ALL_POPULATION_TABLE_NAMES,
-                       backend: str = "duckdb") -> tuple[Any, dict[str, Any]]:
+def open_engine_tables(
+    engine: Engine, names: Iterable[str] = ALL_POPULATION_TABLE_NAMES, backend: str = "duckdb"
+) -> tuple[Any, dict[str, Any]]:
     """An Ibis backend plus table expressions over the store's canonical tables."""
     wanted = list(names)
     if backend == "postgres":

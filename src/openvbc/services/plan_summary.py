@@ -75,8 +75,12 @@ def _condition_members(oid: str, year_end: date) -> object:
         select(condition.c.member_id)
         .where(or_(*clauses, *dotted))
         .where(or_(condition.c.onset_date.is_(None), condition.c.onset_date <= year_end))
-        .where(or_(condition.c.verification_status.is_(None),
-                   condition.c.verification_status.notin_(["refuted", "entered-in-error"])))
+        .where(
+            or_(
+                condition.c.verification_status.is_(None),
+                condition.c.verification_status.notin_(["refuted", "entered-in-error"]),
+            )
+        )
         .distinct()
     )
 
@@ -86,6 +90,7 @@ def summarize_plan(engine: Engine, year: int) -> PlanSummary:
     year_start, year_end = date(year, 1, 1), date(year, 12, 31)
     adult_cutoff = date(year - 18, 12, 31)
     with engine.connect() as con:
+
         def count(table: object, *where: object) -> int:
             query = select(func.count()).select_from(table)  # type: ignore[arg-type]
             for clause in where:
@@ -116,16 +121,20 @@ def summarize_plan(engine: Engine, year: int) -> PlanSummary:
         )
         users = (
             select(observation.c.member_id)
-            .join(latest, and_(latest.c.member_id == observation.c.member_id,
-                               latest.c.latest == observation.c.effective_at))
+            .join(
+                latest,
+                and_(
+                    latest.c.member_id == observation.c.member_id,
+                    latest.c.latest == observation.c.effective_at,
+                ),
+            )
             .where(observation.c.code == TOBACCO_STATUS_LOINC)
             .where(observation.c.value_code.in_(tobacco_codes))
             .distinct()
         )
         del adults_q
         screened = select(latest.c.member_id)
-        screened_adults = count(member, member.c.birth_date <= adult_cutoff,
-                                member.c.member_id.in_(screened))
+        screened_adults = count(member, member.c.birth_date <= adult_cutoff, member.c.member_id.in_(screened))
         users_adults = count(member, member.c.birth_date <= adult_cutoff, member.c.member_id.in_(users))
         return PlanSummary(
             year=year,
