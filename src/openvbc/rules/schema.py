@@ -10,9 +10,8 @@ tree and a user's folder.
 
 from __future__ import annotations
 
-import importlib
-
 import datetime as dt
+import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal

@@ -15,8 +15,8 @@ from typing import Any
 from openvbc.config import Settings
 from openvbc.services.imports import import_path
 from openvbc.services.measures import run_measures_over_store
-from openvbc.services.program_year import ProgramYearResult, run_program_year
 from openvbc.services.plan_summary import PlanSummary, summarize_plan
+from openvbc.services.program_year import ProgramYearResult, run_program_year
 from openvbc.services.store_admin import open_store
 from openvbc.synth.generator import generate_plan
 
