@@ -24,11 +24,6 @@ def test_every_cql_excluded_class_is_dropped() -> None:
     assert _dropped_classes() >= CQL_EXCLUDED_CLASSES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/measures/CMS165/*.yaml excluded_settings lists 'observation' (OBSENC, which the "
-    "CQL keeps) and 'preadmission' (no such canonical setting); it should be [ed, inpatient]",
-)
 def test_only_cql_excluded_classes_are_dropped() -> None:
     assert _dropped_classes() == CQL_EXCLUDED_CLASSES
 

@@ -120,7 +120,7 @@ class CaseWriter:
                 "member_key": self.key(i),
                 "code_system": "loinc",
                 "code": SMOKING,
-                "category": "social-history",
+                "category": "survey",
                 "status": "final",
                 "value_code_system": "snomed",
                 "value_code": answer,

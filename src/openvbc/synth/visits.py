@@ -109,7 +109,7 @@ def add_office_visits(
             "member_key": member_key.take(pa.array(screen)),
             "code_system": "loinc",
             "code": SMOKING,
-            "category": "social-history",
+            "category": "survey",  # a screening assessment: CMS138 counts category survey only
             "status": "final",
             "value_code_system": "snomed",
             "value_code": answer,
