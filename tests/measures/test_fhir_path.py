@@ -6,8 +6,6 @@ BP readings whose encounter class is one of EMER, IMP, ACUTE, NONAC, PRENC, SS -
 
 from __future__ import annotations
 
-import pytest
-
 from openvbc.interop.fhir.elements import ENCOUNTER_CLASS_SETTINGS
 from openvbc.services.measure_inputs import build_measure_inputs
 from openvbc.services.measures import load_measure_rule
