@@ -7,6 +7,7 @@ All figures are invented for the tests; nothing here comes from a real plan.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -367,7 +368,7 @@ RESULT_SCHEMA = pa.schema(
 )
 
 
-def measure_rows(measure_id: str, group_id: str, outcomes: dict[int, bool | None]) -> list[dict[str, Any]]:
+def measure_rows(measure_id: str, group_id: str, outcomes: Mapping[int, bool | None]) -> list[dict[str, Any]]:
     """Member-level results: True = numerator, False = denominator only, None = excluded."""
     rows = []
     for member_id, outcome in outcomes.items():

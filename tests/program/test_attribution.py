@@ -81,6 +81,32 @@ def test_monthly_snapshots_follow_the_lookback(engine_con: Any, test_contract: A
     assert m2[date(2025, 4, 30)] == 2  # 2-2 tie, P2 most recent
 
 
+def test_monthly_aggregate_equals_one_attribution_per_date(
+    engine_con_spark_slow: Any, test_contract: Any
+) -> None:
+    """The month-end fast path (one monthly aggregate) gives exactly the rows of one attribution per date.
+
+    Both methods, three month ends whose windows start in different years (2024-03-01, 2024-07-01,
+    2025-01-01), so fills before, inside and after each window are all exercised.
+    """
+    tables = load_tables(engine_con_spark_slow, build_tables())
+    dates = [date(2025, 2, 28), date(2025, 6, 30), YEAR_END]
+    methods = ["plurality_fills", "pqa_days_supply"]
+    fast = snapshot_pharmacies(tables, test_contract, dates, methods).to_pyarrow().to_pylist()
+    slow = [
+        row
+        for day in dates
+        for method in methods
+        for row in attribute_pharmacies(tables, test_contract, day, method).to_pyarrow().to_pylist()
+    ]
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        return (row["as_of"], row["method"], row["member_id"])
+
+    assert len(fast) == len(slow) == 3 * 2 * 7
+    assert sorted(fast, key=key) == sorted(slow, key=key)
+
+
 def test_lookback_windows() -> None:
     assert months_back(date(2025, 12, 31), 12) == date(2025, 1, 1)
     assert months_back(date(2025, 2, 28), 12) == date(2024, 3, 1)

@@ -22,6 +22,7 @@ Totals: P1 125 + 50 + 100 + 10 + 20 = $305.00; P2 100 + 15 + 20 = $135.00; progr
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +42,10 @@ TOBACCO = {1: True, 2: None, 3: False}
 
 
 def program_inputs(
-    con: Any, contract: Any, bp: dict[int, bool | None] = BP, tobacco: dict[int, bool | None] = TOBACCO
+    con: Any,
+    contract: Any,
+    bp: Mapping[int, bool | None] = BP,
+    tobacco: Mapping[int, bool | None] = TOBACCO,
 ) -> ProgramInputs:
     raw = build_tables()
     rows = measure_rows("CMS165", "G1", bp) + measure_rows("TOBACCO-FREE", "TOBACCO-FREE", tobacco)

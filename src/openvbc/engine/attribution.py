@@ -73,40 +73,55 @@ def _text(value: Any) -> Any:
 
 def find_eligible_members(tables: CanonicalTables, contract: ProgramContract, as_of: date) -> Any:
     """member_id, eligible, eligibility_reason: in a program line of business and alive on ``as_of``."""
+    return _eligibility(tables, contract, as_of)
+
+
+def _eligibility(tables: CanonicalTables, contract: ProgramContract, on: date | Any) -> Any:
+    """Eligibility on one date (a ``date``) or on every ``as_of`` of a table of dates (snapshots).
+
+    With a table, the result has an ``as_of`` column and one row per member and date; coverage is
+    joined to the dates once instead of stacking one query per date.
+    """
     member, coverage = tables["member"], tables["coverage"]
-    day = ibis.date(as_of)
     lobs = list(contract.lines_of_business)
-    active = coverage.filter(
-        (coverage.start_date <= day) & (coverage.end_date.isnull() | (coverage.end_date >= day))
+    people = member.select(member_id=member.member_id.cast("int64"), death_date=member.death_date)
+    if isinstance(on, date):
+        day: Any = ibis.date(on)
+        keys = ["member_id"]
+        active = coverage.filter(
+            (coverage.start_date <= day) & (coverage.end_date.isnull() | (coverage.end_date >= day))
+        )
+    else:
+        dates = on.select("as_of")
+        keys = ["member_id", "as_of"]
+        active = coverage.join(
+            dates,
+            [
+                coverage.start_date <= dates.as_of,
+                coverage.end_date.isnull() | (coverage.end_date >= dates.as_of),
+            ],
+        )
+        people = people.cross_join(dates)
+    # One pass over coverage answers both questions (in a program line? covered at all?).
+    covered = active.group_by([active.member_id.cast("int64").name("member_id"), *keys[1:]]).aggregate(
+        program_coverage=active.member_id.count(where=active.line_of_business.isin(lobs)),
+        any_coverage=active.member_id.count(),
     )
-    in_program = (
-        active.filter(active.line_of_business.isin(lobs))
-        .group_by("member_id")
-        .aggregate(program_coverage=active.member_id.count())
-    )
-    any_cover = active.group_by("member_id").aggregate(any_coverage=active.member_id.count())
-    joined = (
-        member.select("member_id", "death_date")
-        .left_join(in_program, "member_id")
-        .select("member_id", "death_date", "program_coverage")
-        .left_join(any_cover, "member_id")
-        .select("member_id", "death_date", "program_coverage", "any_coverage")
-    )
+    joined = people.left_join(covered, keys).select(*keys, "death_date", "program_coverage", "any_coverage")
+    day = ibis.date(on) if isinstance(on, date) else joined.as_of
+    shown = ibis.literal(str(on)) if isinstance(on, date) else _text(day)
     dead = joined.death_date.notnull() & (joined.death_date <= day)
+    in_program = joined.program_coverage.fill_null(0) > 0
     reason = ibis.cases(
         (dead, "not eligible: died " + _text(joined.death_date)),
-        (joined.program_coverage.notnull(), "eligible"),
+        (in_program, "eligible"),
         (
             joined.any_coverage.notnull(),
-            ibis.literal(f"not eligible: covered on {as_of} but not in {'/'.join(lobs)}"),
+            "not eligible: covered on " + shown + f" but not in {'/'.join(lobs)}",
         ),
-        else_=ibis.literal(f"not eligible: no coverage on {as_of}"),
+        else_="not eligible: no coverage on " + shown,
     )
-    return joined.select(
-        member_id=joined.member_id.cast("int64"),
-        eligible=~dead & joined.program_coverage.notnull(),
-        eligibility_reason=reason,
-    )
+    return joined.select(*keys, eligible=~dead & in_program, eligibility_reason=reason)
 
 
 def _pharmacy_units(tables: CanonicalTables, spec: PharmacyAttribution, start: date, as_of: date) -> Any:
@@ -132,7 +147,10 @@ def _pharmacy_units(tables: CanonicalTables, spec: PharmacyAttribution, start: d
 
 
 def rank_pharmacies(units: Any, method: str) -> Any:
-    """Per (member, pharmacy): fills, days, last fill, the member's totals and the rank (0 = winner)."""
+    """Per (member, pharmacy): fills, days, last fill, the member's totals and the rank (0 = winner).
+
+    Every candidate with its rank, for display; attribution itself uses :func:`top_pharmacies`.
+    """
     pairs = units.group_by(["member_id", "pharmacy_id"]).aggregate(
         n=units.member_id.count(),
         days=units.days.sum(),
@@ -149,72 +167,114 @@ def rank_pharmacies(units: Any, method: str) -> Any:
     )
 
 
-def attribute_pharmacies(
-    tables: CanonicalTables, contract: ProgramContract, as_of: date, method: str | None = None
-) -> Any:
-    """One row per member: the attributed pharmacy on ``as_of`` (or none) and why."""
+def top_pharmacies(pairs: Any, method: str, by: Sequence[str] = ("member_id",)) -> Any:
+    """The winning pharmacy per member (per ``by``) from (member, pharmacy) rows n, days, last_fill.
+
+    One hash aggregate with an arg-max instead of a window sort over every candidate: the sort key
+    (count or days, then the most recent fill, then the lowest pharmacy id) is a struct compared
+    field by field on every backend (DuckDB ``arg_max``, PostgreSQL row comparison, Spark
+    ``max_by``); negating the id makes "lowest id" the largest. Returns ``by``, pharmacy_id, top
+    (the winner's fills or days), last_fill (the winner's), total_n, total_days, pharmacies.
+    """
+    primary = pairs.days if method == "pqa_days_supply" else pairs.n
+    key = ibis.struct({"primary": primary, "last_fill": pairs.last_fill, "lowest_id": -pairs.pharmacy_id})
+    return pairs.group_by(list(by)).aggregate(
+        pharmacy_id=pairs.pharmacy_id.argmax(key),
+        top=primary.max(),
+        last_fill=pairs.last_fill.argmax(key),
+        total_n=pairs.n.sum(),
+        total_days=pairs.days.sum(),
+        pharmacies=pairs.pharmacy_id.count(),
+    )
+
+
+def _spec_for(contract: ProgramContract, method: str | None) -> PharmacyAttribution:
     spec = contract.pharmacy_attribution
     if method is not None and method != spec.method:
         if method not in ("plurality_fills", "pqa_days_supply"):
             raise ValueError(f"unknown pharmacy attribution method {method!r}")
         spec = replace(spec, method=method)  # type: ignore[arg-type]  # checked just above
+    return spec
+
+
+def attribute_pharmacies(
+    tables: CanonicalTables, contract: ProgramContract, as_of: date, method: str | None = None
+) -> Any:
+    """One row per member: the attributed pharmacy on ``as_of`` (or none) and why."""
+    spec = _spec_for(contract, method)
     start = months_back(as_of, spec.lookback_months)
-    ranked = rank_pharmacies(_pharmacy_units(tables, spec, start, as_of), spec.method)
-    top = ranked.filter(ranked.rank == 0)
-    provider = tables["provider"].select(
-        provider_id=tables["provider"].provider_id.cast("int64"), npi=tables["provider"].npi
+    units = _pharmacy_units(tables, spec, start, as_of)
+    pairs = units.group_by(["member_id", "pharmacy_id"]).aggregate(
+        n=units.member_id.count(), days=units.days.sum(), last_fill=units.fill_date.max()
     )
-    top = top.left_join(provider, top.pharmacy_id == provider.provider_id).select(
-        "member_id", "pharmacy_id", "npi", "n", "days", "last_fill", "total_n", "total_days", "pharmacies"
-    )
+    top = top_pharmacies(pairs, spec.method)
     eligible = find_eligible_members(tables, contract, as_of)
     j = eligible.left_join(top, "member_id").select(
         "member_id",
         "eligible",
         "eligibility_reason",
         "pharmacy_id",
-        "npi",
-        "n",
-        "days",
+        "top",
         "last_fill",
         "total_n",
         "total_days",
         "pharmacies",
     )
-    window = f"{start}..{as_of}"
+    return _describe(tables, j, spec, (as_of, f"{start}..{as_of}"))
+
+
+def _describe(
+    tables: CanonicalTables, j: Any, spec: PharmacyAttribution, dated: tuple[date, str] | None
+) -> Any:
+    """The attribution columns from the winners joined to eligibility; NPIs and reasons come last.
+
+    Only the final row of each member is described (one string per member, none per candidate),
+    and the pharmacy NPI is joined on the dense id after the winners are known. ``dated`` is the
+    (as-of date, look-back text) of a single-date run; ``None`` reads them from the ``as_of``
+    and ``window`` columns (snapshots).
+    """
+    provider = tables["provider"]
+    npis = provider.select(npi_id=provider.provider_id.cast("int64"), npi=provider.npi)
+    j = j.left_join(npis, j.pharmacy_id == npis.npi_id).drop("npi_id")
+    as_of = j.as_of if dated is None else ibis.date(dated[0])
+    window = j.window if dated is None else ibis.literal(dated[1])
+    has_fills = j.pharmacy_id.notnull()
     if spec.method == "pqa_days_supply":
-        share = j.days.cast("float64") / j.total_days.cast("float64")
+        share = j.top.cast("float64") / j.total_days.cast("float64")
         # Compare in integers: days / total >= p / q  <=>  days * q >= p * total.
         p, q = spec.pqa_min_share.as_integer_ratio()
-        reaches = (j.days * q) >= (j.total_days * p)
-        pct = ((j.days * 100) / j.total_days).floor().cast("int64")
+        reaches = (j.top * q) >= (j.total_days * p)
+        pct = ((j.top * 100) / j.total_days).floor().cast("int64")
         won = (
             "attributed: "
-            + _text(j.days)
+            + _text(j.top)
             + " of "
             + _text(j.total_days)
             + " days supply of target drugs ("
             + _text(pct)
             + f" %, >= {_pct(spec.pqa_min_share)}) at pharmacy "
             + j.npi.fill_null("?")
-            + f" in {window}"
+            + " in "
+            + window
         )
         lost = (
             "not attributed: the top pharmacy "
             + j.npi.fill_null("?")
             + " has "
             + _text(pct)
-            + f" % of target-drug days supply in {window}, below {_pct(spec.pqa_min_share)}"
+            + " % of target-drug days supply in "
+            + window
+            + f", below {_pct(spec.pqa_min_share)}"
         )
-        nothing = f"not attributed: no target-drug fills in {window}"
+        nothing = "not attributed: no target-drug fills in " + window
     else:
-        share = j.n.cast("float64") / j.total_n.cast("float64")
+        share = j.top.cast("float64") / j.total_n.cast("float64")
         reaches = ibis.literal(True)
-        pct = ((j.n * 100) / j.total_n).floor().cast("int64")
+        pct = ((j.top * 100) / j.total_n).floor().cast("int64")
         tie_note = ibis.ifelse(j.pharmacies > 1, " across " + _text(j.pharmacies) + " pharmacies", "")
         won = (
             "attributed: "
-            + _text(j.n)
+            + _text(j.top)
             + " of "
             + _text(j.total_n)
             + " fills ("
@@ -224,21 +284,22 @@ def attribute_pharmacies(
             + tie_note
             + ", last fill "
             + _text(j.last_fill)
-            + f" (plurality, ties to most recent fill, in {window})"
+            + " (plurality, ties to most recent fill, in "
+            + window
+            + ")"
         )
         lost = ibis.literal("")
-        nothing = f"not attributed: no fills in {window}"
-    has_fills = j.pharmacy_id.notnull()
+        nothing = "not attributed: no fills in " + window
     attributed = j.eligible & has_fills & reaches
     reason = ibis.cases(
         (~j.eligible, j.eligibility_reason),
-        (~has_fills, ibis.literal(nothing)),
+        (~has_fills, nothing),
         (attributed, won),
         else_=lost,
     )
     return j.select(
         member_id=j.member_id,
-        as_of=ibis.date(as_of),
+        as_of=as_of,
         provider_kind=ibis.literal("pharmacy"),
         method=ibis.literal(spec.method),
         provider_id=ibis.ifelse(attributed, j.pharmacy_id, ibis.null("int64")),
@@ -355,10 +416,80 @@ def attribute_practices(tables: CanonicalTables, contract: ProgramContract, as_o
 def snapshot_pharmacies(
     tables: CanonicalTables, contract: ProgramContract, dates: Sequence[date], methods: Sequence[str] = ()
 ) -> Any:
-    """Pharmacy attribution at each date (monthly snapshots) for one or more methods, stacked."""
+    """Pharmacy attribution at each date (monthly snapshots) for one or more methods, stacked.
+
+    Month ends (the snapshot dates) look back over whole calendar months, so the fills are
+    reduced once to one row per (member, pharmacy, month) and every snapshot sums the months of
+    its window from that aggregate: one scan of the fills and one ranking for all the dates,
+    instead of one full attribution per date (each distinct date once). Other dates fall back to stacking
+    :func:`attribute_pharmacies`; both give identical rows (tests/program/test_attribution.py).
+    """
     chosen = list(methods) or [contract.pharmacy_attribution.method]
-    parts = [attribute_pharmacies(tables, contract, day, method) for day in dates for method in chosen]
+    days = sorted(set(dates))
+    if days and all(_is_month_end(day) for day in days):
+        parts = [_monthly_snapshots(tables, contract, days, method) for method in chosen]
+    else:
+        parts = [attribute_pharmacies(tables, contract, day, method) for day in dates for method in chosen]
     out = parts[0]
     for part in parts[1:]:
         out = out.union(part, distinct=False)
     return out
+
+
+def _is_month_end(day: date) -> bool:
+    return day.day == calendar.monthrange(day.year, day.month)[1]
+
+
+def _month_index(day: Any) -> Any:
+    """Months since year 0 (``year * 12 + month - 1``): integer month arithmetic on every backend."""
+    return day.year().cast("int64") * 12 + day.month().cast("int64") - 1
+
+
+def _monthly_snapshots(
+    tables: CanonicalTables, contract: ProgramContract, days: list[date], method: str
+) -> Any:
+    """Attribution at each month end in ``days`` (sorted, distinct) from one monthly aggregate."""
+    spec = _spec_for(contract, method)
+    look = spec.lookback_months
+    units = _pharmacy_units(tables, spec, months_back(days[0], look), days[-1])
+    units = units.mutate(month=_month_index(units.fill_date))
+    monthly = units.group_by(["member_id", "pharmacy_id", "month"]).aggregate(
+        n=units.member_id.count(), days=units.days.sum(), last_fill=units.fill_date.max()
+    )
+    snaps = ibis.memtable(
+        {
+            "as_of": days,
+            "window": [f"{months_back(d, look)}..{d}" for d in days],
+        },
+        schema={"as_of": "date", "window": "string"},
+    )
+    # Which snapshots each calendar month counts for: at most look x dates rows, so the monthly
+    # rows reach their snapshots through a hash join on the month instead of a range join.
+    spans = [(d, d.year * 12 + d.month - 1 - back) for d in days for back in range(look)]
+    counts_for = ibis.memtable(
+        {"span_as_of": [d for d, _ in spans], "span_month": [m for _, m in spans]},
+        schema={"span_as_of": "date", "span_month": "int64"},
+    )
+    spread = monthly.join(counts_for, monthly.month == counts_for.span_month).select(
+        "member_id", "pharmacy_id", "n", "days", "last_fill", as_of="span_as_of"
+    )
+    pairs = spread.group_by(["member_id", "as_of", "pharmacy_id"]).aggregate(
+        n=spread.n.sum(), days=spread.days.sum(), last_fill=spread.last_fill.max()
+    )
+    top = top_pharmacies(pairs, spec.method, by=("member_id", "as_of"))
+    who = _eligibility(tables, contract, snaps)
+    who = who.join(snaps.select("as_of", "window"), "as_of")
+    j = who.left_join(top, ["member_id", "as_of"]).select(
+        "member_id",
+        "as_of",
+        "window",
+        "eligible",
+        "eligibility_reason",
+        "pharmacy_id",
+        "top",
+        "last_fill",
+        "total_n",
+        "total_days",
+        "pharmacies",
+    )
+    return _describe(tables, j, spec, None)

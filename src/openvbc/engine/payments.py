@@ -70,9 +70,13 @@ def list_measure_members(results: Any, attribution: Any, contract: ProgramContra
 
 def count_performance(measure_members: Any) -> Any:
     """pharmacy_id, key, denominator, numerator (from :func:`list_measure_members`)."""
-    return measure_members.group_by(["pharmacy_id", "key"]).aggregate(
-        denominator=measure_members.member_id.nunique(),
-        numerator=measure_members.member_id.nunique(where=measure_members.in_numerator),
+    # Distinct members by a group-by on (pharmacy, key, member) rather than COUNT(DISTINCT): a
+    # hash aggregate on integer keys is the engines' fast path; the counts are the same.
+    m = measure_members
+    per_member = m.group_by(["pharmacy_id", "key", "member_id"]).aggregate(hit=m.in_numerator.any())
+    return per_member.group_by(["pharmacy_id", "key"]).aggregate(
+        denominator=per_member.member_id.count(),
+        numerator=per_member.member_id.count(where=per_member.hit),
     )
 
 

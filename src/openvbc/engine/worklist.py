@@ -123,13 +123,16 @@ def build_worklist(
         "pharmacy_id", "member_id", "gap", "points", "measure_id", "group_id"
     )
     member_gaps = _mark_movers(member_gaps, contract, performance)
-    distinct = member_gaps.select("pharmacy_id", "member_id", "gap", "points").distinct()
-    per_member = distinct.group_by(["pharmacy_id", "member_id"]).aggregate(
-        gap_points=distinct.points.sum(),
-        gaps=distinct.gap.collect().sort().join("|"),
+    # One row per distinct gap of a member (a gap can come from two measure groups), then one per
+    # member: two aggregates, no self-join to bring the mover flag back.
+    per_gap = member_gaps.group_by(["pharmacy_id", "member_id", "gap", "points"]).aggregate(
+        mover=member_gaps.mover.any()
     )
-    movers = member_gaps.group_by(["pharmacy_id", "member_id"]).aggregate(mover=member_gaps.mover.any())
-    per_member = per_member.join(movers, ["pharmacy_id", "member_id"])
+    per_member = per_gap.group_by(["pharmacy_id", "member_id"]).aggregate(
+        gap_points=per_gap.points.sum(),
+        gaps=per_gap.gap.collect().sort().join("|"),
+        mover=per_gap.mover.any(),
+    )
     last = contacts.group_by(contacts.member_id.cast("int64").name("member_id")).aggregate(
         last_contact=contacts.contact_date.max()
     )

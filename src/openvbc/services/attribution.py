@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from sqlalchemy import Engine, delete, insert
 
@@ -229,19 +230,24 @@ def _count(table: pa.Table) -> dict[str, int]:
 
 
 def compare_methods(left: pa.Table, right: pa.Table) -> dict[str, int]:
-    """How often two methods agree on the member's pharmacy."""
-    a = dict(zip(left.column("member_id").to_pylist(), left.column("provider_id").to_pylist(), strict=True))
-    b = dict(zip(right.column("member_id").to_pylist(), right.column("provider_id").to_pylist(), strict=True))
-    out = {"same": 0, "different": 0, "only_one": 0, "neither": 0}
-    for member in a.keys() | b.keys():
-        x, y = a.get(member), b.get(member)
-        if x is None and y is None:
-            out["neither"] += 1
-        elif x is None or y is None:
-            out["only_one"] += 1
-        else:
-            out["same" if x == y else "different"] += 1
-    return out
+    """How often two methods agree on the member's pharmacy (counted in Arrow, not per row in Python)."""
+    a = left.select(["member_id", "provider_id"]).rename_columns(["member_id", "left_id"])
+    b = right.select(["member_id", "provider_id"]).rename_columns(["member_id", "right_id"])
+    both = a.join(b, "member_id", join_type="full outer")
+    x, y = both.column("left_id"), both.column("right_id")
+    has_x, has_y = pc.is_valid(x), pc.is_valid(y)
+
+    def count(mask: pa.ChunkedArray) -> int:
+        return int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
+
+    paired = pc.and_(has_x, has_y)
+    same = pc.and_(paired, pc.fill_null(pc.equal(x, y), False))
+    return {
+        "same": count(same),
+        "different": count(paired) - count(same),
+        "only_one": count(pc.xor(has_x, has_y)),
+        "neither": count(pc.and_(pc.invert(has_x), pc.invert(has_y))),
+    }
 
 
 def _member_keys(store: Engine) -> dict[int, str]:

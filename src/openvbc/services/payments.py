@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from openvbc.domain import contract as c
 from openvbc.domain.mtm_units import code_mtm_encounter
 from openvbc.engine.attribution import month_ends
@@ -59,11 +62,23 @@ class ProgramInputs:
     snapshots: Any | None = None  # monthly pharmacy attribution, for PMPM contracts
 
 
-def _group_members(rows: list[dict[str, Any]], key: str = "pharmacy_id") -> dict[int, list[int]]:
-    out: dict[int, list[int]] = defaultdict(list)
-    for row in rows:
-        out[int(row[key])].append(int(row["member_id"]))
-    return out
+def group_member_ids(table: pa.Table, key: str = "pharmacy_id") -> dict[int, tuple[int, ...]]:
+    """``key`` -> sorted member ids, from an Arrow table of (key, member_id) rows.
+
+    Sorted and split in Arrow/numpy (one sort, one slice per pharmacy) rather than a Python
+    dict per row: a million attributed members become 5,000 tuples in well under a second.
+    """
+    if table.num_rows == 0:
+        return {}
+    ordered = table.select([key, "member_id"]).sort_by([(key, "ascending"), ("member_id", "ascending")])
+    keys = ordered.column(key).to_numpy()
+    members = ordered.column("member_id").to_numpy()
+    starts = np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1))
+    ends = np.append(starts[1:], len(keys))
+    return {
+        int(keys[a]): tuple(members[a:b].tolist())
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
 
 
 def compute_payments(
@@ -76,7 +91,7 @@ def compute_payments(
     ``outcome_overrides`` maps (member_id, benchmark key) to a numerator outcome, for what-if runs.
     """
     notes: list[str] = []
-    attributed_rows = (
+    attributed_table = (
         inputs.attribution.filter(inputs.attribution.provider_id.notnull())
         .select(
             pharmacy_id=inputs.attribution.provider_id,
@@ -84,10 +99,15 @@ def compute_payments(
             npi=inputs.attribution.provider_npi,
         )
         .to_pyarrow()
-        .to_pylist()
     )
-    attributed = _group_members(attributed_rows)
-    npis = {int(r["pharmacy_id"]): str(r["npi"]) for r in attributed_rows}
+    attributed = group_member_ids(attributed_table)
+    firsts = attributed_table.group_by("pharmacy_id").aggregate([("npi", "min")])
+    npis = {
+        int(p): str(n)
+        for p, n in zip(
+            firsts.column("pharmacy_id").to_pylist(), firsts.column("npi_min").to_pylist(), strict=True
+        )
+    }
     scores_by_pharmacy, measure_status = _score_measures(
         inputs, contract, attributed, outcome_overrides, notes
     )
@@ -129,7 +149,7 @@ def compute_payments(
         npis,
         measure_status,
         notes,
-        {p: tuple(sorted(ms)) for p, ms in attributed.items()},
+        dict(attributed),
         engagement,
     )
 
@@ -137,7 +157,7 @@ def compute_payments(
 def _score_measures(
     inputs: ProgramInputs,
     contract: c.ProgramContract,
-    attributed: Mapping[int, list[int]],
+    attributed: Mapping[int, tuple[int, ...]],
     overrides: Mapping[tuple[int, str], bool] | None,
     notes: list[str],
 ) -> tuple[dict[int, tuple[c.MeasureScore, ...]], dict[str, str]]:
@@ -182,71 +202,102 @@ def _pair(found: list[int] | None) -> tuple[int, int]:
 
 
 def _engagement_counts(
-    inputs: ProgramInputs, contract: c.ProgramContract, attributed: Mapping[int, list[int]]
+    inputs: ProgramInputs, contract: c.ProgramContract, attributed: Mapping[int, tuple[int, ...]]
 ) -> dict[int, c.EngagementCount]:
-    engaged_rows = find_engaged_members(inputs.tables, contract, inputs.attribution)
-    engaged_rows = engaged_rows.filter(engaged_rows.engaged).select("pharmacy_id", "member_id")
-    engaged = _group_members(engaged_rows.to_pyarrow().to_pylist())
-    population: Mapping[int, list[int]] = attributed
+    """Per pharmacy: the tier-2 population size and its engaged members (counted in the engine)."""
+    found = find_engaged_members(inputs.tables, contract, inputs.attribution)
+    engaged_rows = found.filter(found.engaged).select("pharmacy_id", "member_id")
     if contract.tier2 is not None and contract.tier2.population == "targeted":
         if inputs.targeting is None:
             raise ValueError("tier2.population is targeted but no targeting table was given")
-        targeted = {
-            int(r["member_id"])
-            for r in inputs.targeting.filter(inputs.targeting.targeted)
-            .select("member_id")
-            .to_pyarrow()
-            .to_pylist()
-        }
-        population = {p: [m for m in ms if m in targeted] for p, ms in attributed.items()}
-        engaged = {p: [m for m in ms if m in targeted] for p, ms in engaged.items()}
-    return {p: c.EngagementCount(len(ms), tuple(sorted(engaged.get(p, [])))) for p, ms in population.items()}
+        t = inputs.targeting
+        targeted = t.filter(t.targeted).select(t_member=t.member_id.cast("int64"))
+        a = inputs.attribution.filter(inputs.attribution.provider_id.notnull())
+        in_population = a.join(targeted, a.member_id == targeted.t_member)
+        sizes = in_population.group_by(pharmacy_id=in_population.provider_id).aggregate(
+            population=in_population.member_id.count()
+        )
+        size_table = sizes.to_pyarrow()
+        population = dict(
+            zip(
+                size_table.column("pharmacy_id").to_pylist(),
+                size_table.column("population").to_pylist(),
+                strict=True,
+            )
+        )
+        engaged_rows = engaged_rows.join(targeted, engaged_rows.member_id == targeted.t_member).select(
+            "pharmacy_id", "member_id"
+        )
+    else:
+        population = {p: len(ms) for p, ms in attributed.items()}
+    engaged = group_member_ids(engaged_rows.to_pyarrow())
+    return {p: c.EngagementCount(int(population.get(p, 0)), engaged.get(p, ())) for p in attributed}
 
 
 def _encounter_lines(
     inputs: ProgramInputs, contract: c.ProgramContract, npis: dict[int, str], notes: list[str]
 ) -> list[c.PaymentLine]:
+    """One fee line per billable encounter, in (service date, MTM key) order.
+
+    Priced per distinct (minutes, payer status, kind): a year has tens of thousands of
+    encounters but only a few hundred distinct signatures, and the fee is a function of those
+    three values alone. Rows are read column-wise from Arrow, never as one dict per row.
+    """
     fees = contract.encounter_fees
     assert fees is not None
-    rows = select_billable_encounters(inputs.tables, contract).to_pyarrow().to_pylist()
+    table = select_billable_encounters(inputs.tables, contract).to_pyarrow()
+    table = table.sort_by([("service_date", "ascending"), ("mtm_key", "ascending")])
+    signatures = table.group_by(["minutes", "payer_status", "kind"]).aggregate([]).to_pylist()
     priced: dict[tuple[int, str, str], tuple[Decimal, str, str]] = {}
+    for sig in signatures:
+        minutes, status, kind = int(sig["minutes"]), sig["payer_status"], sig["kind"]
+        coding = code_mtm_encounter(minutes, status, kind, fees.unit_rule)
+        codes = [(line.code, line.units) for line in coding.lines]
+        amount, how = c.price_encounter(fees, minutes, codes)
+        code_text = " + ".join(f"{code} x{units}" for code, units in codes) or "no units"
+        priced[(minutes, status, kind)] = (
+            amount,
+            how if coding.lines or fees.time_bands else coding.reason or how,
+            code_text,
+        )
+    clause = contract.clause("encounter_fees")
+    columns = [
+        table.column(name).to_pylist()
+        for name in (
+            "mtm_key",
+            "member_id",
+            "pharmacy_npi",
+            "encounter_pharmacy_id",
+            "service_date",
+            "kind",
+            "minutes",
+            "patient_status",
+            "payer_status",
+        )
+    ]
     out = []
-    for row in sorted(rows, key=lambda r: (str(r["service_date"]), r["mtm_key"])):
-        if row["encounter_pharmacy_id"] is None:
-            notes.append(
-                f"encounter {row['mtm_key']}: pharmacy NPI {row['pharmacy_npi']} is not a known pharmacy; "
-                "not paid"
-            )
+    for key, member_id, npi, pharmacy, day, kind, minutes, submitted, status in zip(*columns, strict=True):
+        if pharmacy is None:
+            notes.append(f"encounter {key}: pharmacy NPI {npi} is not a known pharmacy; not paid")
             continue
-        signature = (int(row["minutes"]), row["payer_status"], row["kind"])
-        if signature not in priced:
-            coding = code_mtm_encounter(signature[0], signature[1], signature[2], fees.unit_rule)
-            codes = [(line.code, line.units) for line in coding.lines]
-            amount, how = c.price_encounter(fees, signature[0], codes)
-            code_text = " + ".join(f"{code} x{units}" for code, units in codes) or "no units"
-            priced[signature] = (
-                amount,
-                how if coding.lines or fees.time_bands else coding.reason or how,
-                code_text,
-            )
-        amount, how, code_text = priced[signature]
-        pharmacy_id = int(row["encounter_pharmacy_id"])
-        npis.setdefault(pharmacy_id, str(row["pharmacy_npi"]))
-        status_note = f"{row['payer_status']} patient"
-        if row["payer_status"] != row["patient_status"]:
-            status_note += f" (submitted as {row['patient_status']}; contract look-back decides)"
+        amount, how, code_text = priced[(int(minutes), status, kind)]
+        pharmacy_id = int(pharmacy)
+        npis.setdefault(pharmacy_id, str(npi))
+        status_note = f"{status} patient"
+        if status != submitted:
+            status_note += f" (submitted as {submitted}; contract look-back decides)"
         out.append(
             c.PaymentLine(
                 pharmacy_id,
                 "encounter_fee",
-                f"{row['kind']} {row['service_date']} {row['minutes']} min: {code_text}",
+                f"{kind} {day} {minutes} min: {code_text}",
                 1,
                 amount,
                 amount,
-                contract.clause("encounter_fees"),
+                clause,
                 f"{how}; {status_note}",
-                (int(row["member_id"]),),
-                row["mtm_key"],
+                (int(member_id),),
+                key,
             )
         )
     return out
@@ -258,16 +309,22 @@ def _pmpm_lines(inputs: ProgramInputs, contract: c.ProgramContract) -> list[c.Pa
     if inputs.snapshots is None:
         raise ValueError("a PMPM contract needs monthly attribution snapshots")
     dates = month_ends(contract.period_start, contract.period_end)
-    rows = count_pmpm_months(inputs.tables, contract, inputs.snapshots, dates).to_pyarrow().to_pylist()
-    months: dict[int, list[int]] = defaultdict(list)
-    for row in rows:
-        months[int(row["pharmacy_id"])].append(int(row["member_id"]))
+    rows = count_pmpm_months(inputs.tables, contract, inputs.snapshots, dates).to_pyarrow()
+    per_pharmacy = rows.group_by("pharmacy_id").aggregate([("member_id", "count")])
+    quantities = dict(
+        zip(
+            per_pharmacy.column("pharmacy_id").to_pylist(),
+            per_pharmacy.column("member_id_count").to_pylist(),
+            strict=True,
+        )
+    )
+    distinct = group_member_ids(rows.group_by(["pharmacy_id", "member_id"]).aggregate([]))
     out = []
-    for pharmacy_id, members in sorted(months.items()):
-        quantity = len(members)
+    for pharmacy_id, members in sorted(distinct.items()):
+        quantity = int(quantities[pharmacy_id])
         amount, cap_note = c.apply_cap(pmpm.amount * quantity, pmpm.cap)
         evidence = (
-            f"{quantity} engaged attributed member-month(s) across {len(set(members))} member(s): attributed "
+            f"{quantity} engaged attributed member-month(s) across {len(members)} member(s): attributed "
             f"at month end with a {'/'.join(pmpm.kinds)} in the {pmpm.engagement_window_months} month(s) "
             "ending that month"
         )
@@ -283,7 +340,7 @@ def _pmpm_lines(inputs: ProgramInputs, contract: c.ProgramContract) -> list[c.Pa
                 c.round_cents(amount),
                 contract.clause("pmpm"),
                 evidence,
-                tuple(sorted(set(members))),
+                members,
             )
         )
     return out
