@@ -7,7 +7,10 @@
    each request a pharmacy caller's worklist page of attributed members
    (``/api/members?limit=50&offset=...``) or one member's chart data
    (``/api/members/{key}`` and ``/api/members/{key}/fills``), every read audited.
-4. Prints one JSON line: requests, errors, requests per second, p50/p95/p99 latency (ms).
+4. Prints one JSON line per audit mode (``--modes per-request,group``, measured one after the
+   other over the same store): requests, errors, requests per second, p50/p95/p99 latency (ms).
+   ``per-request`` commits each read's audit record in its own transaction (one fsync each);
+   ``group`` hands them to the group-commit writer (services.audit.AuditGroupWriter).
 
 Usage: ``python bench/web_load_bench.py --members 1000000 --users 50 --seconds 30``
 """
@@ -26,6 +29,7 @@ import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 PHARMACIES = 200
 
@@ -189,6 +193,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--modes",
+        default="per-request,group",
+        help="audit modes to measure one after the other over the same store: per-request, group",
+    )
     parser.add_argument("--load-only", nargs=2, metavar=("BASE", "KEYS_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_only:
@@ -202,7 +211,30 @@ def main() -> None:
     keys = build_store(folder / "openvbc.db", args.members)
     build_seconds = time.monotonic() - began
     (folder / "keys.json").write_text(json.dumps(keys))
-    env = {**os.environ, "OPENVBC_DATABASE_URL": f"sqlite:///{folder / 'openvbc.db'}"}
+    results = []
+    for mode in args.modes.split(","):
+        result = measure(folder, args, group_commit=mode == "group")
+        result.update(
+            figure="web_load",
+            audit=mode,
+            members=args.members,
+            users=args.users,
+            workers=args.workers,
+            store="sqlite",
+            build_seconds=round(build_seconds, 1),
+        )
+        results.append(result)
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+
+
+def measure(folder: Path, args: argparse.Namespace, *, group_commit: bool) -> dict[str, Any]:
+    """Serve the store in its own process and load it from another; one audit mode."""
+    env = {
+        **os.environ,
+        "OPENVBC_DATABASE_URL": f"sqlite:///{folder / 'openvbc.db'}",
+        "OPENVBC_AUDIT_GROUP_COMMIT": "1" if group_commit else "0",
+    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -232,7 +264,7 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        # The load generator is its own process, so it does not share the server's cores' GIL.
+        # The load generator is its own process, so it does not share the server's GIL.
         load = subprocess.run(
             [
                 sys.executable,
@@ -251,19 +283,11 @@ def main() -> None:
             text=True,
             check=True,
         )
-        result = json.loads(load.stdout)
+        result: dict[str, Any] = json.loads(load.stdout)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    result.update(
-        figure="web_load",
-        members=args.members,
-        users=args.users,
-        workers=args.workers,
-        store="sqlite",
-        build_seconds=round(build_seconds, 1),
-    )
-    sys.stdout.write(json.dumps(result) + "\n")
+    return result
 
 
 if __name__ == "__main__":

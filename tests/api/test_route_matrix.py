@@ -18,12 +18,14 @@ import fastapi.routing
 from fastapi.testclient import TestClient
 
 from api.world import MEMBERS, PASSWORD, PEOPLE, PHARMACY_A, PHARMACY_B, PRACTICE_C, PRACTICE_D, TWINS, World
+from openvbc.domain.npi import make_npi
 from openvbc.services.access import MEMBER_READ, PERMISSIONS, ROLE_ORG_KIND
 
 TENANT_OF_ORG = {PHARMACY_A: "A", PRACTICE_C: "A", PHARMACY_B: "B", PRACTICE_D: "B"}
 OWN_MEMBER = {"A": "A1", "B": "B1"}
 OTHER_MEMBER = {"A": "B1", "B": "A1"}
 MISSING = "NOPE404"
+PHARMACIST = make_npi("400000001")
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,33 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fhir/$export-file/{job_id}/{file_name}"): Route(
         "job", _get("/fhir/$export-file/{obj}/Patient.ndjson")
     ),
+    # program year, MTM, CCM, analytics (REST)
+    ("GET", "/api/program/status"): Route("none", _get("/api/program/status")),
+    ("GET", "/api/pharmacies/{npi}/worklist"): Route("group", _get("/api/pharmacies/{obj}/worklist")),
+    ("GET", "/api/pharmacies/{npi}/statement"): Route("group", _get("/api/pharmacies/{obj}/statement")),
+    ("POST", "/api/mtm-encounters"): Route("member", lambda o: ("/api/mtm-encounters", {"json": _mtm(o)})),
+    ("POST", "/api/ccm/timer/start"): Route(
+        "member", lambda o: ("/api/ccm/timer/start", {"json": {"member_key": o}})
+    ),
+    ("POST", "/api/ccm/timer/stop"): Route("none", _get("/api/ccm/timer/stop")),
+    ("GET", "/api/ccm/months/{month}"): Route("none", _get("/api/ccm/months/2026-03")),
+    ("POST", "/api/analytics/what-if"): Route(
+        "none", lambda o: ("/api/analytics/what-if", {"json": {"targets": {"bp_control": 50}}})
+    ),
+    ("GET", "/api/analytics/roi"): Route("none", _get("/api/analytics/roi")),
+    # FHIR measure operations and care plans
+    ("GET", "/fhir/Measure/{measure_id}/$evaluate-measure"): Route(
+        "member", _get("/fhir/Measure/CMS165/$evaluate-measure?subject=Patient/{obj}")
+    ),
+    ("GET", "/fhir/Measure/$care-gaps"): Route(
+        "member", _get("/fhir/Measure/$care-gaps?subject=Patient/{obj}")
+    ),
+    ("GET", "/fhir/MeasureReport/{resource_id}"): Route("member", _get("/fhir/MeasureReport/CMS165.{obj}")),
+    ("GET", "/fhir/MeasureReport"): Route("member", _get("/fhir/MeasureReport?patient=Patient/{obj}")),
+    ("GET", "/fhir/CarePlan/{resource_id}"): Route("member", _get("/fhir/CarePlan/{obj}")),
+    ("GET", "/fhir/CarePlan/{resource_id}/$document"): Route(
+        "member", _get("/fhir/CarePlan/{obj}/$document")
+    ),
     # pages (session cookie callers)
     ("GET", "/"): Route("page", _get("/")),
     ("GET", "/login"): Route("public", _get("/login")),
@@ -175,7 +204,30 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/uploads"): Route("page", _get("/uploads")),
     ("POST", "/uploads"): Route("page-skip", _get("/uploads")),
     ("GET", "/audit"): Route("page", _get("/audit")),
+    ("POST", "/pharmacy/outreach"): Route(
+        "page-skip", _get("/pharmacy/outreach")
+    ),  # tested in test_program_pages
+    ("GET", "/mtm/new"): Route("page-member", _get("/mtm/new?member={obj}")),
+    ("POST", "/mtm/new"): Route("page-skip", _get("/mtm/new")),  # tested in test_program_pages
+    ("POST", "/care-manager/timer"): Route("page-skip", _get("/care-manager/timer")),  # test_program_pages
+    ("GET", "/members/{member_key}/careplan.{fmt}"): Route(
+        "page-member", _get("/members/{obj}/careplan.fhir")
+    ),
+    ("GET", "/analyst/statements/{npi}"): Route("page", _get(f"/analyst/statements/{PHARMACY_A}")),
+    ("GET", "/analyst/what-if"): Route("page", _get("/analyst/what-if?target_bp_control=50")),
 }
+
+
+def _mtm(member_key: str) -> dict[str, Any]:
+    """An MTM encounter document for the matrix (a new key per member; repeats are refused)."""
+    return {
+        "mtm_key": f"matrix-{member_key}",
+        "member_key": member_key,
+        "pharmacist_npi": PHARMACIST,
+        "kind": "TMR",
+        "minutes": 20,
+        "service_date": "2026-03-10",
+    }
 
 
 def app_routes(client: TestClient) -> set[tuple[str, str]]:
@@ -258,6 +310,16 @@ def test_no_leaks_across_routes_roles_and_objects(client: TestClient, world: Wor
         )
         assert kick.status_code == 202, kick.text
         world.jobs[name] = kick.headers["Content-Location"].rsplit("/", 1)[1]
+    # Each tenant documents one MTM encounter, so its members have a care plan to read.
+    for name, key in (("pharm_a", "A1"), ("pharm_b", "B1")):
+        made = client.post(
+            "/api/mtm-encounters",
+            json={**_mtm(key), "mtm_key": f"seed-{key}"},
+            headers={"X-API-Key": world.api_keys[name]},
+        )
+        assert made.status_code == 201, made.text
+    # The program year is computed in the background; the measure routes need it.
+    assert client.app.state.program_views.wait(timeout=300) is not None  # type: ignore[attr-defined]
     leaks: list[str] = []
     cases = 0
     for (method, _path), route in sorted(ROUTES.items(), key=lambda item: item[0]):

@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -29,6 +30,12 @@ upgrade_schema(_engine)
 _world = seed_world(_engine)
 _app = create_app(build_settings(_engine, _world, _folder / "exports"), _engine)
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", _app)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _program_year_computed() -> None:
+    # Program routes answer 503 (transient) while the year is first computed; wait for it once.
+    assert _app.state.program_views.wait(timeout=300) is not None
 
 
 @schema.parametrize()

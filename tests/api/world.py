@@ -232,3 +232,113 @@ def _seed_facts(
                 recorded_at=NOW,
             )
         )
+
+
+# --- the program year on top of the two-tenant world ------------------------------------------
+#
+# Pharmacy A gets ten more members (A3..A12) so its benchmarks reach the example contract's
+# minimum denominator of 10 (rules/programs/pie/2026.yaml). Hand calculation of what the pages
+# must then show for pharmacy A (attribution: PQA days supply, every A member's ACE-inhibitor
+# fills are at pharmacy A, 100 % >= 51 %):
+#   bp_control (CMS165, target 72 %): 12 in the denominator (hypertension I10, an office visit
+#     99213 in 2026, age 18-85); controlled = A3..A10 (128/78) = 8; A1, A2, A11, A12 are at
+#     150/92 or 150/95 -> 8/12 = 66.7 % < 72 %; ceil(0.72 x 12) - 8 = 9 - 8 = 1 member needed.
+#   tobacco_free (target 85 %): all 12 screened "never smoker" -> 12/12 = 100 % met.
+#   a1c_control: nobody has diabetes -> no data, not scored.
+#   Clinical gate (at least 2 of >= 2 scored): 1 met -> not met; tier 1 = 0.
+#   One more BP-controlled member -> 9/12 = 75 % >= 72 % -> 2 met -> tier 1 = 12 x $6.00 = $72.00
+#   (tier 2 needs targeted members; none is targeted, so it stays 0).
+PROGRAM_FILLERS = 10
+CONTROLLED = {f"A{n}" for n in range(3, 11)}
+
+
+def seed_program_world(engine: Engine) -> None:
+    """Coverage, visits, tobacco screening and ten more pharmacy-A members (see the note above)."""
+    from openvbc.store.tables import coverage, encounter
+
+    with engine.begin() as connection:
+        for number in range(3, 3 + PROGRAM_FILLERS):
+            key = f"A{number}"
+            member_id = 100 + number
+            connection.execute(
+                member.insert().values(
+                    member_id=member_id,
+                    member_key=key,
+                    first_name="Filler",
+                    last_name=f"Apple{number}",
+                    birth_date=date(1955, 1, number),
+                    sex="F",
+                    line_of_business="medicare",
+                    pcp_npi=CLINICIAN_C,
+                )
+            )
+            _seed_facts(connection, member_id, key, PHARMACY_A, None)
+        ids = [row[0] for row in connection.execute(member.select().with_only_columns(member.c.member_id))]
+        keys = dict(
+            connection.execute(
+                member.select().with_only_columns(member.c.member_id, member.c.member_key)
+            ).all()
+        )
+        for member_id in ids:
+            key = keys[member_id]
+            connection.execute(
+                coverage.insert().values(
+                    coverage_key=f"{key}-COV",
+                    member_id=member_id,
+                    line_of_business="medicare",
+                    start_date=date(2025, 1, 1),
+                    rx_benefit=True,
+                )
+            )
+            # Two office visits: CMS138's denominator needs two (or one preventive visit).
+            for number, day in ((1, 20), (2, 27)):
+                connection.execute(
+                    encounter.insert().values(
+                        encounter_key=f"{key}-VISIT{number}",
+                        member_id=member_id,
+                        setting="ambulatory",
+                        code_system="cpt",
+                        code="99213",
+                        status="finished",
+                        start_at=datetime(2026, 1, day, 9, 0),
+                        end_at=datetime(2026, 1, day, 9, 30),
+                        source="ehr",
+                    )
+                )
+            connection.execute(
+                observation.insert().values(
+                    observation_key=f"{key}-TOBACCO",
+                    member_id=member_id,
+                    code_system="loinc",
+                    code="72166-2",
+                    category="survey",
+                    status="final",
+                    value_code_system="snomed",
+                    value_code="266919005",
+                    effective_at=datetime(2026, 1, 20, 9, 10),
+                    source="ehr",
+                )
+            )
+            if key in CONTROLLED:
+                for code, value in (("8480-6", 128.0), ("8462-4", 78.0)):
+                    connection.execute(
+                        observation.update()
+                        .where(observation.c.observation_key == f"{key}-{code}")
+                        .values(value_num=value)
+                    )
+            elif key in ("A11", "A12"):
+                connection.execute(
+                    observation.update()
+                    .where(observation.c.observation_key == f"{key}-8462-4")
+                    .values(value_num=95.0)
+                )
+        pharmacy_ids = dict(
+            connection.execute(
+                provider.select().with_only_columns(provider.c.npi, provider.c.provider_id)
+            ).all()
+        )
+        for npi, provider_id in pharmacy_ids.items():
+            connection.execute(
+                fill.update().where(fill.c.pharmacy_npi == npi).values(pharmacy_id=provider_id)
+            )
+        connection.execute(fill.update().values(drug_class="ace_inhibitors"))

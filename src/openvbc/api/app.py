@@ -14,12 +14,14 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openvbc.api import routes_admin, routes_auth, routes_members, routes_uploads
+from openvbc.api import routes_admin, routes_auth, routes_members, routes_program, routes_uploads
 from openvbc.api.deps import as_api_error
-from openvbc.api.fhir import routes_export, routes_fhir
+from openvbc.api.fhir import routes_export, routes_fhir, routes_measures
 from openvbc.api.outcomes import FHIR_JSON, ApiError, operation_outcome
 from openvbc.api.settings import WebSettings
 from openvbc.domain.errors import UserError
+from openvbc.services.audit import AuditGroupWriter
+from openvbc.services.web_views import ProgramViews
 from openvbc.store.database import open_engine
 from openvbc.web import STATIC_DIR
 from openvbc.web.pages import build_page_router, render_error_page
@@ -116,6 +118,20 @@ def create_app(settings: WebSettings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or open_engine(settings.database_url)
     Path(settings.export_dir).mkdir(parents=True, exist_ok=True)
+    app.state.audit_writer = (
+        AuditGroupWriter(app.state.engine, clock=settings.clock) if settings.audit_group_commit else None
+    )
+    app.state.program_views = (
+        ProgramViews(
+            app.state.engine,
+            settings.program_id,
+            today=lambda: settings.today().date(),
+            now=settings.clock,
+            year=settings.program_year,
+        )
+        if settings.program_id
+        else None
+    )
 
     async def handle_api_error(request: Request, error: Exception) -> Response:
         return error_response(request, as_api_error(error))
@@ -152,8 +168,10 @@ def create_app(settings: WebSettings, engine: Engine | None = None) -> FastAPI:
     app.include_router(routes_members.router)
     app.include_router(routes_uploads.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_program.router)
     app.include_router(routes_fhir.router)
     app.include_router(routes_export.router)
+    app.include_router(routes_measures.router)
     app.include_router(build_page_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)

@@ -6,6 +6,7 @@ Each worker process builds its own app from the environment-backed settings of
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,4 +18,12 @@ from openvbc.config import load_settings
 
 def build_app() -> FastAPI:
     settings = load_settings()
-    return create_app(WebSettings(database_url=settings.database_url, export_dir=Path("exports").resolve()))
+    # OPENVBC_AUDIT_GROUP_COMMIT=0 turns the group-commit audit writer off (benchmark baseline).
+    group = os.environ.get("OPENVBC_AUDIT_GROUP_COMMIT", "1") != "0"
+    return create_app(
+        WebSettings(
+            database_url=settings.database_url,
+            export_dir=Path("exports").resolve(),
+            audit_group_commit=group,
+        )
+    )

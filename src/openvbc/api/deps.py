@@ -21,7 +21,7 @@ from openvbc.api.outcomes import ApiError
 from openvbc.api.settings import WebSettings
 from openvbc.domain.errors import InvalidInput, UserError
 from openvbc.services.access import AccessDenied, Actor, NotAuthenticated, NotFound
-from openvbc.services.audit import AuditedUnit, AuditEntry, audited_unit
+from openvbc.services.audit import READ_ACTIONS, AuditedUnit, AuditEntry, audited_read, audited_unit
 from openvbc.services.identity import resolve_api_key, resolve_bearer_token
 
 bearer_scheme = HTTPBearer(auto_error=False, description="SMART backend-services access token")
@@ -103,6 +103,13 @@ def audited(
         source_ip=client_ip_of(request),
     )
     clock: Callable[[], datetime] = settings_of(request).clock
+    writer = getattr(request.app.state, "audit_writer", None)
+    if action in READ_ACTIONS and writer is not None:
+        with audited_read(
+            engine_of(request), entry, writer, clock=clock, failure_outcome=classify_failure
+        ) as unit:
+            yield unit
+        return
     with audited_unit(engine_of(request), entry, clock=clock, failure_outcome=classify_failure) as unit:
         yield unit
 

@@ -28,3 +28,10 @@ class WebSettings:
     public_base_url: str | None = None  # e.g. https://vbc.example.org; None = from the request
     clock: Callable[[], datetime] = field(default=utc_now)
     today: Callable[[], datetime] = field(default=utc_now)
+    # The program year the pharmacy, analyst and measure pages show (rules/programs/<id>/<year>.yaml);
+    # None = no program pages (the year defaults to today's).
+    program_id: str | None = "pie"
+    program_year: int | None = None
+    # Group-commit the audit records of reads (services.audit.AuditGroupWriter); False = one
+    # transaction per read with its record (the behaviour measured as "before" in benchmarks.md).
+    audit_group_commit: bool = True

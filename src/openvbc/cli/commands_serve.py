@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
         insecure_cookies: bool = typer.Option(
             False, help="Send session cookies over plain HTTP (loopback development only)."
         ),
+        program: str = typer.Option("pie", help="Program the pages show (rules/programs/<program>/)."),
+        program_year: int | None = typer.Option(None, help="Its year (default: the current year)."),
     ) -> None:
         """Serve the pages, the REST API and the FHIR API (SQLite by default, PostgreSQL when configured)."""
         import uvicorn
@@ -49,5 +51,7 @@ def register(app: typer.Typer) -> None:
             database_url=settings.database_url,
             export_dir=export_dir.resolve(),
             secure_cookies=not (insecure_cookies and loopback),
+            program_id=program,
+            program_year=program_year,
         )
         uvicorn.run(create_app(web, engine), host=host, port=port, log_level="warning")

@@ -59,7 +59,12 @@ def connect_spark(partitions: int = 2) -> Any:
 def load_arrow_tables(con: Any, tables: Mapping[str, pa.Table], *, overwrite: bool = True) -> dict[str, Any]:
     """Create (or replace) backend tables from Arrow tables; return Ibis table expressions."""
     loaded: dict[str, Any] = {}
+    session = getattr(con, "_session", None)
     for name, data in tables.items():
+        if session is not None and overwrite:
+            # On Spark a temporary view shadows a table of the same name, so a view left by
+            # an earlier caller in the shared session would be read instead of this data.
+            session.catalog.dropTempView(name)
         loaded[name] = con.create_table(name, data, overwrite=overwrite)
     return loaded
 

@@ -47,6 +47,8 @@ CHAINED_FIELDS = (
     "source_ip",
 )
 REPORT_SORT_KEYS = CHAINED_FIELDS
+# Actions that change nothing: their records may be group-committed (AuditGroupWriter).
+READ_ACTIONS = frozenset({"read", "search", "audit"})
 
 
 @dataclass
@@ -242,3 +244,108 @@ def read_audit_report(
     if limit is not None:
         query = query.limit(limit)
     return [dict(row) for row in connection.execute(query).mappings()]
+
+
+class AuditGroupWriter:
+    """One writer thread that commits the audit records of concurrent reads together.
+
+    A read changes nothing, so there is no work transaction for its record to share; what the
+    reader must get is a durable record before it answers (fail secure). Each record of a read
+    is handed to this writer and the request waits for its commit. The writer takes every
+    record queued since its last commit and writes them in one transaction: one lock of the
+    chain head and one fsync for the whole group instead of one per request. Writes keep
+    ``audited_unit`` (record in the transaction of the change). Records keep their order of
+    arrival; a failed commit fails every request of its group.
+    """
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime], max_batch: int = 500) -> None:
+        import queue
+        import threading
+
+        self.engine = engine
+        self.clock = clock
+        self.max_batch = max_batch
+        self._queue: queue.Queue[tuple[AuditEntry, threading.Event, list[BaseException]] | None] = (
+            queue.Queue()
+        )
+        self._thread = threading.Thread(target=self._run, name="openvbc-audit-writer", daemon=True)
+        self._thread.start()
+        self.groups = 0
+        self.records = 0
+
+    def record(self, entry: AuditEntry, *, timeout: float = 30.0) -> None:
+        """Queue one record and wait until it is committed; raises if it could not be."""
+        import threading
+
+        done = threading.Event()
+        failures: list[BaseException] = []
+        self._queue.put((entry, done, failures))
+        if not done.wait(timeout):
+            raise RuntimeError("the audit record was not committed in time")
+        if failures:
+            raise RuntimeError("the audit record could not be written") from failures[0]
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                with self.engine.begin() as connection:
+                    now = self.clock()
+                    for entry, _done, _failures in batch:
+                        append_audit(connection, entry, now=now)
+                self.groups += 1
+                self.records += len(batch)
+            except BaseException as error:  # every waiter of the group learns it failed
+                for _entry, _done, failures in batch:
+                    failures.append(error)
+            for _entry, done, _failures in batch:
+                done.set()
+
+
+@contextmanager
+def audited_read(
+    engine: Engine,
+    entry: AuditEntry,
+    writer: AuditGroupWriter | None,
+    *,
+    clock: Callable[[], datetime],
+    failure_outcome: Callable[[BaseException], tuple[str, str] | None] | None = None,
+) -> Iterator[AuditedUnit]:
+    """A read and its record: the read on its own connection, the record group-committed.
+
+    Without a writer this is ``audited_unit`` (the record in the read's transaction).
+    """
+    if writer is None:
+        with audited_unit(engine, entry, clock=clock, failure_outcome=failure_outcome) as unit:
+            yield unit
+        return
+    try:
+        with engine.connect() as connection:
+            unit = AuditedUnit(connection, entry)
+            yield unit
+            connection.rollback()  # nothing to keep: reads only
+    except BaseException as error:
+        mapped = failure_outcome(error) if failure_outcome else ("failure", type(error).__name__)
+        if mapped is not None:
+            outcome, detail = mapped
+            writer.record(replace(entry, outcome=outcome, detail=detail, member_keys=[]))
+        raise
+    writer.record(unit.entry)

@@ -1,6 +1,6 @@
 """Move canonical tables from the store into the population engine.
 
-SQLite (the embedded default) is read through ADBC straight into Arrow and handed to
+SQLite (the embedded default) is read through Python's sqlite3 into Arrow and handed to
 DuckDB; DuckDB's own sqlite extension would be simpler but downloads itself on first use,
 which this product must never do. PostgreSQL needs no copy: Ibis runs the expressions in
 the database.
@@ -32,48 +32,41 @@ def read_store_tables(
 
 
 def _read_sqlite_tables(engine: Engine, names: list[str]) -> dict[str, pa.Table]:
-    import adbc_driver_sqlite.dbapi as sqlite_adbc
+    """Read through the same SQLite library SQLAlchemy uses (Python's sqlite3).
 
-    database = engine.url.database or ":memory:"
-    out: dict[str, pa.Table] = {}
-    with sqlite_adbc.connect(database) as connection, connection.cursor() as cursor:
-        for name in names:
-            # SQLite columns are dynamically typed and ADBC infers a column's type from the
-            # first rows, so a code column holding "12345" then "A12" breaks the read. Cast
-            # every column to its declared affinity so Arrow sees one type per column.
-            cursor.execute(_typed_select(name))  # names come from our own metadata
-            out[name] = _cast_to_store_types(name, _drop_sentinel(cursor.fetch_arrow_table()))
-    return out
-
-
-def _typed_select(name: str) -> str:
-    """SELECT every column cast to its affinity, after one typed sentinel row.
-
-    ADBC's SQLite driver infers each column's type from the first rows it sees; a column
-    that starts with NULLs is taken as INT64 and a later string then fails the read. The
-    sentinel row (``__sentinel__ = 1``, typed placeholder values) fixes every type up front;
-    SQLite returns the arms of a UNION ALL in order, and the caller checks and drops it.
+    A second copy of SQLite in the process (ADBC's driver bundles one) is unsafe: POSIX
+    advisory locks belong to the process, so when one copy closes its file descriptor the
+    locks the other copy holds are dropped too, and WAL readers then see stale pages or
+    fail with I/O errors (SQLite, "How To Corrupt An SQLite Database File", §2.2.1). So the
+    rows come through the pooled sqlite3 connection and are turned into Arrow columns here.
     """
-    table = next(t for t in POPULATION_TABLES if t.name == name)
-    sentinel = ["1 AS __sentinel__"]
-    parts = ["0"]
-    for column in table.columns:
-        arrow_type = _arrow_type_for(column)
-        if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
-            affinity, placeholder = "INTEGER", "0"
-        elif pa.types.is_floating(arrow_type):
-            affinity, placeholder = "REAL", "0.0"
-        else:
-            affinity, placeholder = "TEXT", "''"  # strings, and dates / date-times stored as ISO text
-        sentinel.append(f'{placeholder} AS "{column.name}"')
-        parts.append(f'CAST("{column.name}" AS {affinity})')
-    return f'SELECT {", ".join(sentinel)} UNION ALL SELECT {", ".join(parts)} FROM "{name}"'
-
-
-def _drop_sentinel(data: pa.Table) -> pa.Table:
-    if data.num_rows == 0 or data.column("__sentinel__")[0].as_py() != 1:
-        raise RuntimeError("SQLite did not return the typed sentinel row first")
-    return data.slice(1).drop_columns(["__sentinel__"])
+    out: dict[str, pa.Table] = {}
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for name in names:
+            cursor.execute(_typed_select(name))  # names come from our own metadata
+            columns = [d[0] for d in cursor.description]
+            chunks: list[pa.Table] = []
+            while True:
+                rows = cursor.fetchmany(200_000)
+                if not rows:
+                    break
+                values = list(zip(*rows, strict=True))
+                chunks.append(
+                    pa.table(
+                        {
+                            col: pa.array(values[i], type=_sqlite_arrow_type(name, col))
+                            for i, col in enumerate(columns)
+                        }
+                    )
+                )
+            data = pa.concat_tables(chunks) if chunks else _empty_sqlite_table(name, columns)
+            out[name] = _cast_to_store_types(name, data)
+        cursor.close()
+    finally:
+        raw.close()
+    return out
 
 
 def _read_sqlalchemy_tables(engine: Engine, names: list[str]) -> dict[str, pa.Table]:
@@ -88,6 +81,39 @@ def _read_sqlalchemy_tables(engine: Engine, names: list[str]) -> dict[str, pa.Ta
             data = {col: [row[i] for row in rows] for i, col in enumerate(columns)}
             out[name] = _cast_to_store_types(name, pa.table(data) if rows else _empty_table(name))
     return out
+
+
+def _sqlite_arrow_type(name: str, column: str) -> pa.DataType:
+    """Arrow type of a column as read from SQLite: numbers as numbers, everything else text."""
+    store_type = _schema_for(name).field(column).type
+    if pa.types.is_integer(store_type) or pa.types.is_boolean(store_type):
+        return pa.int64()
+    if pa.types.is_floating(store_type):
+        return pa.float64()
+    return pa.string()  # strings, and dates / date-times stored as ISO text
+
+
+def _empty_sqlite_table(name: str, columns: list[str]) -> pa.Table:
+    return pa.table({col: pa.array([], type=_sqlite_arrow_type(name, col)) for col in columns})
+
+
+def _typed_select(name: str) -> str:
+    """SELECT every column cast to its declared affinity.
+
+    SQLite columns are dynamically typed; the casts give every row of a column one type.
+    """
+    table = next(t for t in POPULATION_TABLES if t.name == name)
+    parts = []
+    for column in table.columns:
+        arrow_type = _arrow_type_for(column)
+        if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
+            affinity = "INTEGER"
+        elif pa.types.is_floating(arrow_type):
+            affinity = "REAL"
+        else:
+            affinity = "TEXT"
+        parts.append(f'CAST("{column.name}" AS {affinity}) AS "{column.name}"')
+    return f'SELECT {", ".join(parts)} FROM "{name}"'
 
 
 def _arrow_type_for(column: Any) -> pa.DataType:

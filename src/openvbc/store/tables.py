@@ -73,7 +73,8 @@ member = Table(
     Column("city", String(100)),
     Column("state", String(2)),
     Column("zip", String(10)),
-    Column("line_of_business", String(16), nullable=False),  # commercial | medicare | medicaid | exchange | unknown
+    # commercial | medicare | medicaid | exchange | unknown (clinical sources without coverage)
+    Column("line_of_business", String(16), nullable=False),
     Column("pcp_npi", String(10)),  # primary care clinician of record
     Column("death_date", Date),
     CheckConstraint("sex in ('F','M','U')", name="sex"),
@@ -400,8 +401,15 @@ attribution_snapshot = Table(
     Column("share", Float),  # the winner's share of fills / days supply / allowed charges
     Column("reason", Text, nullable=False),  # one sentence: why this member is (not) attributed
     Column("rule_version", String(32), nullable=False),
-    UniqueConstraint("program_id", "program_year", "as_of", "member_id", "provider_kind", "method",
-                     name="uq_attribution_snapshot_member"),
+    UniqueConstraint(
+        "program_id",
+        "program_year",
+        "as_of",
+        "member_id",
+        "provider_kind",
+        "method",
+        name="uq_attribution_snapshot_member",
+    ),
 )
 
 outreach_attempt = Table(
@@ -414,13 +422,16 @@ outreach_attempt = Table(
     Column("program_id", String(64)),
     Column("attempted_at", DateTime, nullable=False),
     Column("channel", String(12), nullable=False),  # phone | sms | mail | in_person | portal
-    Column("outcome", String(16), nullable=False),  # reached | scheduled | left_message | no_answer | declined | wrong_number
+    Column(
+        "outcome", String(16), nullable=False
+    ),  # reached | scheduled | left_message | no_answer | declined | wrong_number
     Column("gap", String(32)),  # the worklist gap that prompted the attempt
     Column("note", Text),
     Column("recorded_by", String(64)),
     CheckConstraint("channel in ('phone','sms','mail','in_person','portal')", name="channel"),
     CheckConstraint(
-        "outcome in ('reached','scheduled','left_message','no_answer','declined','wrong_number')", name="outcome"
+        "outcome in ('reached','scheduled','left_message','no_answer','declined','wrong_number')",
+        name="outcome",
     ),
 )
 
@@ -588,7 +599,8 @@ app_user = Table(
     Column("app_user_id", Integer, primary_key=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("display_name", String(200), nullable=False),
-    # plan_admin | plan_analyst | pharmacy_staff | care_manager | billing_practitioner | registry_user | auditor
+    # plan_admin | plan_analyst | pharmacy_staff | care_manager | billing_practitioner |
+    # registry_user | auditor
     Column("role", String(24), nullable=False),
     Column("org_kind", String(16), nullable=False),  # plan | pharmacy | practice
     Column("org_npi", String(10)),  # the pharmacy or practice the user works for; null for plan staff
@@ -722,8 +734,15 @@ bulk_export_job = Table(
 )
 
 # Pharmacy and practice home pages list "members attributed to me": look up by provider.
-Index("ix_attribution_snapshot_provider", attribution_snapshot.c.provider_npi, attribution_snapshot.c.provider_kind)
+Index(
+    "ix_attribution_snapshot_provider",
+    attribution_snapshot.c.provider_npi,
+    attribution_snapshot.c.provider_kind,
+)
 Index("ix_audit_event_recorded_at", audit_event.c.recorded_at)
+# Organisation scoping (services/access.py) looks members up by dispensing pharmacy and PCP.
+Index("ix_fill_pharmacy_npi", fill.c.pharmacy_npi)
+Index("ix_member_pcp_npi", member.c.pcp_npi)
 
 # --- pharmacist workflow: MTM documentation detail and care plans (revision 0005) ----------
 
@@ -731,7 +750,9 @@ mtm_medication = Table(
     "mtm_medication",
     metadata,
     Column("mtm_medication_id", Integer, primary_key=True),
-    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column(
+        "mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True
+    ),
     Column("line_number", Integer, nullable=False),  # 1-based position in the reconciled list
     Column("code_system", String(16), nullable=False),  # rxnorm | ndc
     Column("code", String(20), nullable=False),
@@ -746,7 +767,9 @@ mtm_problem = Table(
     "mtm_problem",
     metadata,
     Column("mtm_problem_id", Integer, primary_key=True),
-    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column(
+        "mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True
+    ),
     Column("problem_key", String(64), nullable=False),  # stable id: goals and interventions name it
     Column("code_system", String(16)),  # snomed; null for a problem with no code in the value set
     Column("code", String(20)),
@@ -761,7 +784,9 @@ mtm_goal = Table(
     "mtm_goal",
     metadata,
     Column("mtm_goal_id", Integer, primary_key=True),
-    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column(
+        "mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True
+    ),
     Column("goal_key", String(64), nullable=False),
     Column("description", Text, nullable=False),
     Column("code_system", String(16)),  # loinc | snomed (optional)
@@ -777,7 +802,9 @@ mtm_intervention = Table(
     "mtm_intervention",
     metadata,
     Column("mtm_intervention_id", Integer, primary_key=True),
-    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column(
+        "mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True
+    ),
     Column("intervention_key", String(64), nullable=False),
     Column("description", Text, nullable=False),
     Column("code_system", String(16)),  # snomed (optional)
@@ -793,7 +820,9 @@ mtm_outcome = Table(
     "mtm_outcome",
     metadata,
     Column("mtm_outcome_id", Integer, primary_key=True),
-    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True),
+    Column(
+        "mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id"), nullable=False, index=True
+    ),
     Column("outcome_key", String(64), nullable=False),
     Column("description", Text, nullable=False),
     Column("value_text", String(200)),  # e.g. "6 of 7 days", "132/84 mmHg"
@@ -806,13 +835,52 @@ care_plan = Table(
     "care_plan",
     metadata,
     Column("care_plan_id", Integer, primary_key=True),
-    Column("care_plan_key", String(96), nullable=False, unique=True),  # the plan's id (document id)
+    Column("care_plan_key", String(96), nullable=False, unique=True),  # the plan's (document's) id
     Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
-    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id")),  # when authored here
+    # The MTM encounter the plan was written at, when authored here.
+    Column("mtm_encounter_id", Integer, ForeignKey("mtm_encounter.mtm_encounter_id")),
     Column("origin", String(8), nullable=False),  # authored | cda | fhir
     Column("pharmacy_npi", String(10)),
     Column("created_at", DateTime, nullable=False),  # the document's own date (UTC)
     Column("stored_at", DateTime, nullable=False),
     Column("document", Text, nullable=False),  # the care plan model as canonical JSON
     CheckConstraint("origin in ('authored','cda','fhir')", name="origin"),
+)
+
+# --- longitudinal registry: PROM responses and spine episodes (revision 0007) -------------------
+
+prom_response = Table(
+    "prom_response",
+    metadata,
+    Column("prom_response_id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("instrument", String(16), nullable=False),  # ODI | NPRS (rules/registry/proms/*.yaml)
+    Column("instrument_version", String(16), nullable=False),
+    Column("administered_on", Date, nullable=False),
+    Column("answers", Text, nullable=False),  # item id -> answer (null = unanswered), JSON
+    Column("score", Float),  # null when too many items were left unanswered
+    Column("answered_items", Integer, nullable=False),
+    Column("problem", Text),  # why there is no score
+    Column("source", String(16), nullable=False),  # patient | clinician | import
+    Column("clinician_npi", String(10)),  # who administered it, when known
+    Column("recorded_at", DateTime, nullable=False),
+    # One administration of an instrument per member and day; a correction is a new day or a delete.
+    UniqueConstraint("member_id", "instrument", "administered_on", name="uq_prom_response_member_day"),
+)
+
+spine_episode = Table(
+    "spine_episode",
+    metadata,
+    Column("spine_episode_id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("member.member_id"), nullable=False, index=True),
+    Column("start_date", Date, nullable=False),  # first low back pain diagnosis after a clean period
+    Column("end_date", Date, nullable=False),  # last low back pain diagnosis of the episode
+    Column("index_code", String(8), nullable=False),  # ICD-10-CM without the dot
+    Column("diagnoses", Integer, nullable=False),  # low back pain diagnoses inside the episode
+    Column("outcome_status", String(16), nullable=False),  # met | not_met | awaiting | no_baseline
+    Column("outcome_detail", Text),  # the PROM change sentence(s)
+    Column("rule_version", String(64), nullable=False),
+    Column("computed_at", DateTime, nullable=False),
+    # Episodes are derived from diagnoses and recomputed whole per member; the start identifies one.
+    UniqueConstraint("member_id", "start_date", name="uq_spine_episode_member_start"),
 )

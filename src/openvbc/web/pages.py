@@ -17,14 +17,16 @@ from openvbc.domain.errors import InvalidInput, UserError
 from openvbc.services import access
 from openvbc.services.access import AccessDenied, Actor, NotAuthenticated, NotFound
 from openvbc.services.audit import read_audit_report, verify_audit_chain
+from openvbc.services.careplan import build_member_careplan, render_careplan_document
 from openvbc.services.identity import SessionInfo, sign_in, sign_out
 from openvbc.services.imports import import_path
+from openvbc.services.web_views import describe_member_gaps
 from openvbc.store.tables import (
-    attribution_snapshot,
     ccm_enrollment,
     ccm_time_entry,
     member,
-    provider,
+    mtm_intervention,
+    mtm_problem,
     tcm_case,
 )
 from openvbc.web import TEMPLATES_DIR, charts
@@ -103,16 +105,24 @@ def build_page_router() -> APIRouter:
     router.add_api_route("/logout", logout, methods=["POST"])
     router.add_api_route("/members", member_search, methods=["GET"])
     router.add_api_route("/members/{member_key}", member_chart, methods=["GET"])
-    router.add_api_route("/pharmacy", pharmacy_home, methods=["GET"])
+    router.add_api_route("/members/{member_key}/careplan.{fmt}", careplan_download, methods=["GET"])
     router.add_api_route("/care-manager", care_manager_home, methods=["GET"])
-    router.add_api_route("/analyst", analyst_home, methods=["GET"])
     router.add_api_route("/uploads", uploads_form, methods=["GET"])
     router.add_api_route("/uploads", uploads_submit, methods=["POST"])
     router.add_api_route("/audit", audit_page, methods=["GET"])
+    # Imported here: those modules import this one for render/guard.
+    from openvbc.web.pages_analyst import register_analyst_pages
+    from openvbc.web.pages_care import register_care_pages
+    from openvbc.web.pages_pharmacy import register_pharmacy_pages
+
+    register_pharmacy_pages(router)
+    register_care_pages(router)
+    register_analyst_pages(router)
     return router
 
 
-def _guard(request: Request) -> SessionInfo | Response:
+def guard(request: Request) -> SessionInfo | Response:
+    """The page's session, or the redirect to sign in."""
     try:
         return page_session(request)
     except SignInRequired as error:
@@ -123,7 +133,7 @@ def _guard(request: Request) -> SessionInfo | Response:
 
 
 def home(request: Request) -> Response:
-    session = _guard(request)
+    session = guard(request)
     if isinstance(session, Response):
         return session
     return RedirectResponse(HOME_OF_ROLE.get(session.actor.role, "/members"), status_code=303)
@@ -170,7 +180,7 @@ def login_submit(
 
 
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=64)]) -> Response:
-    session = _guard(request)
+    session = guard(request)
     if isinstance(session, Response):
         return session
     try:
@@ -195,7 +205,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=64)]) ->
 
 
 def member_search(request: Request, q: str | None = None, offset: int = 0) -> Response:
-    session = _guard(request)
+    session = guard(request)
     if isinstance(session, Response):
         return session
     actor = session.actor
@@ -210,7 +220,7 @@ def member_search(request: Request, q: str | None = None, offset: int = 0) -> Re
 
 
 def member_chart(request: Request, member_key: str) -> Response:
-    session = _guard(request)
+    session = guard(request)
     if isinstance(session, Response):
         return session
     actor = session.actor
@@ -223,41 +233,80 @@ def member_chart(request: Request, member_key: str) -> Response:
                 name: access.read_member_rows(unit.connection, actor, member_key, name, order_by=order)
                 for name, order in CHART_FACTS.items()
             }
+            encounter_ids = [row["mtm_encounter_id"] for row in facts["mtm_encounter"]]
+            problems = list_encounter_rows(unit.connection, mtm_problem, encounter_ids)
+            interventions = list_encounter_rows(unit.connection, mtm_intervention, encounter_ids)
+            care_plans = access.read_member_rows(
+                unit.connection, actor, member_key, "care_plan", order_by=("-created_at",), limit=20
+            )
             unit.touch([member_key])
     except (AccessDenied, NotFound) as error:
         return handle_page_errors(request, error)
+    views = request.app.state.program_views
+    view = views.current() if views is not None else None
+    gaps = describe_member_gaps(view, int(person["member_id"]))
     specs = {
         "bp": charts.blood_pressure_chart(facts["observation"]),
         "a1c": charts.a1c_chart(facts["observation"]),
         "fills": charts.fill_timeline_chart(facts["fill"]),
     }
-    return render(request, "member.html", session, member=person, facts=facts, specs=specs)
+    return render(
+        request,
+        "member.html",
+        session,
+        member=person,
+        facts=facts,
+        specs=specs,
+        gaps=gaps,
+        problems=problems,
+        interventions=interventions,
+        care_plans=care_plans,
+        view_status=views.status() if views is not None else None,
+    )
+
+
+def list_encounter_rows(connection: Any, table: Any, encounter_ids: list[int]) -> list[dict[str, Any]]:
+    """Rows hanging off MTM encounters already read through the member's scope."""
+    if not encounter_ids:
+        return []
+    query = select(table).where(table.c.mtm_encounter_id.in_(encounter_ids))
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def careplan_download(request: Request, member_key: str, fmt: str) -> Response:
+    """The member's eCare Plan (services.careplan) as FHIR JSON or C-CDA XML."""
+    session = guard(request)
+    if isinstance(session, Response):
+        return session
+    actor = session.actor
+    if fmt not in ("fhir", "cda"):
+        return render_error_page(request, 404, "not found")
+    try:
+        with audited_page(
+            request, actor, action="export", resource_type="CarePlan", resource_id=member_key
+        ) as unit:
+            access.find_member(unit.connection, actor, member_key)
+            plan, _encounter = build_member_careplan(unit.connection, member_key)
+            payload = render_careplan_document(plan, fmt)  # type: ignore[arg-type]
+            unit.touch([member_key])
+    except (AccessDenied, NotFound) as error:
+        return handle_page_errors(request, error)
+    except UserError as error:
+        return render_error_page(request, 404, str(error))
+    media = "application/fhir+json" if fmt == "fhir" else "application/xml"
+    name = f"careplan-{member_key}.{'json' if fmt == 'fhir' else 'xml'}"
+    return Response(
+        payload, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 # --- role homes ---------------------------------------------------------------------------------
 
 
-def pharmacy_home(request: Request) -> Response:
-    session = _guard(request)
-    if isinstance(session, Response):
-        return session
-    actor = session.actor
-    if actor.org_kind != "pharmacy":
-        return handle_page_errors(request, AccessDenied("pharmacy staff only"))
-    try:
-        with audited_page(
-            request, actor, action="search", resource_type="Group", resource_id=actor.org_npi
-        ) as unit:
-            org, keys = access.read_group_members(unit.connection, actor, str(actor.org_npi))
-            rows = access.find_members(unit.connection, actor, keys[:200])
-            unit.touch([str(row["member_key"]) for row in rows])
-    except (AccessDenied, NotFound):
-        org, keys, rows = {"name": actor.org_npi, "npi": actor.org_npi}, [], []
-    return render(request, "pharmacy.html", session, org=org, attributed=len(keys), rows=rows)
-
-
 def care_manager_home(request: Request) -> Response:
-    session = _guard(request)
+    from openvbc.web.pages_care import care_manager_extras
+
+    session = guard(request)
     if isinstance(session, Response):
         return session
     actor = session.actor
@@ -323,68 +372,25 @@ def care_manager_home(request: Request) -> Response:
                 .limit(500)
             ).mappings()
         ]
-        unit.touch([str(row["member_key"]) for row in cases + panel])
+        extras = care_manager_extras(request, connection, actor, today)
+        unit.touch([str(row["member_key"]) for row in cases + panel] + extras.pop("touched"))
     return render(
-        request, "care_manager.html", session, cases=cases, panel=panel, month=month_start, today=today
+        request,
+        "care_manager.html",
+        session,
+        cases=cases,
+        panel=panel,
+        month=month_start,
+        today=today,
+        **extras,
     )
-
-
-def analyst_home(request: Request, sort: str = "members") -> Response:
-    session = _guard(request)
-    if isinstance(session, Response):
-        return session
-    actor = session.actor
-    try:
-        access.require(actor, access.ANALYTICS)
-    except AccessDenied as error:
-        return handle_page_errors(request, error)
-    with engine_of(request).connect() as connection:
-        latest = (
-            select(
-                attribution_snapshot.c.provider_kind, func.max(attribution_snapshot.c.as_of).label("as_of")
-            )
-            .group_by(attribution_snapshot.c.provider_kind)
-            .subquery()
-        )
-        rows = [
-            dict(row)
-            for row in connection.execute(
-                select(
-                    attribution_snapshot.c.provider_kind.label("kind"),
-                    attribution_snapshot.c.provider_npi.label("npi"),
-                    provider.c.name,
-                    func.count(func.distinct(attribution_snapshot.c.member_id)).label("members"),
-                )
-                .join(
-                    latest,
-                    and_(
-                        latest.c.provider_kind == attribution_snapshot.c.provider_kind,
-                        latest.c.as_of == attribution_snapshot.c.as_of,
-                    ),
-                )
-                .outerjoin(provider, provider.c.npi == attribution_snapshot.c.provider_npi)
-                .where(attribution_snapshot.c.provider_npi.is_not(None))
-                .group_by(
-                    attribution_snapshot.c.provider_kind, attribution_snapshot.c.provider_npi, provider.c.name
-                )
-            ).mappings()
-        ]
-    key = sort if sort in ("members", "name", "npi", "kind") else "members"
-    rows.sort(key=lambda row: (row[key] is None, row[key]), reverse=key == "members")
-    spec = charts.bar_chart(
-        "Attributed members per organisation",
-        [{"organisation": row["name"] or row["npi"], "members": row["members"]} for row in rows[:25]],
-        "members",
-        "organisation",
-    )
-    return render(request, "analyst.html", session, rows=rows, sort=key, spec=spec)
 
 
 # --- uploads and audit --------------------------------------------------------------------------
 
 
 def uploads_form(request: Request) -> Response:
-    session = _guard(request)
+    session = guard(request)
     if isinstance(session, Response):
         return session
     try:
@@ -400,7 +406,7 @@ def uploads_submit(
     csrf_token: Annotated[str, Form(max_length=64)],
     mode: Annotated[str, Form(pattern="^(dry_run|load)$")] = "dry_run",
 ) -> Response:
-    session = _guard(request)
+    session = guard(request)
     if isinstance(session, Response):
         return session
     actor: Actor = session.actor
@@ -442,7 +448,7 @@ def audit_page(
     sort: str = "recorded_at",
     descending: bool = True,
 ) -> Response:
-    session = _guard(request)
+    session = guard(request)
     if isinstance(session, Response):
         return session
     actor = session.actor

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 
 from openvbc.services.access import Actor, NotAuthenticated
-from openvbc.services.audit import AuditedUnit, AuditEntry, audited_unit
+from openvbc.services.audit import READ_ACTIONS, AuditedUnit, AuditEntry, audited_read, audited_unit
 from openvbc.services.identity import SessionInfo, resolve_session
 
 SESSION_COOKIE = "openvbc_session"
@@ -88,9 +88,13 @@ def audited_page(
         request_id=getattr(request.state, "request_id", None),
         source_ip=request.client.host if request.client else None,
     )
-    with audited_unit(
-        engine_of(request), entry, clock=request.app.state.settings.clock, failure_outcome=_classify
-    ) as unit:
+    clock = request.app.state.settings.clock
+    writer = getattr(request.app.state, "audit_writer", None)
+    if action in READ_ACTIONS and writer is not None:
+        with audited_read(engine_of(request), entry, writer, clock=clock, failure_outcome=_classify) as unit:
+            yield unit
+        return
+    with audited_unit(engine_of(request), entry, clock=clock, failure_outcome=_classify) as unit:
         yield unit
 
 

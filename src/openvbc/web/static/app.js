@@ -18,3 +18,19 @@
   document.addEventListener("DOMContentLoaded", function () { renderCharts(document); });
   document.addEventListener("htmx:afterSwap", function (event) { renderCharts(event.target); });
 })();
+
+// The running timer of the MTM and CCM forms: shows elapsed minutes:seconds since the
+// server-stamped start. Without JavaScript the form's start/stop posts still work.
+(function () {
+  "use strict";
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function tick() {
+    document.querySelectorAll("[data-timer-start]").forEach(function (el) {
+      var started = Date.parse(el.dataset.timerStart);
+      if (isNaN(started)) return;
+      var seconds = Math.max(0, Math.floor((Date.now() - started) / 1000));
+      el.textContent = Math.floor(seconds / 60) + ":" + pad(seconds % 60);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
+})();
