@@ -118,3 +118,17 @@ def store_engine(request: pytest.FixtureRequest) -> Engine:
     """The same test on both stores."""
     engine: Engine = request.getfixturevalue(f"{request.param}_engine")
     return engine
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``slow`` tests unless ``-m`` names ``slow`` or OPENVBC_SLOW_TESTS=1.
+
+    Slow tests repeat, at larger size or on a second backend, what a default test already
+    proves (for example the full eCQM decks on Spark, where the default run uses a subset).
+    """
+    if "slow" in str(config.getoption("markexpr") or "") or os.environ.get("OPENVBC_SLOW_TESTS") == "1":
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item not in slow]

@@ -34,16 +34,6 @@ SMALL_DATA_SPARK_SETTINGS = {
 }
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect this folder's ``slow`` tests unless ``-m`` names ``slow`` or OPENVBC_SLOW_TESTS=1."""
-    if "slow" in str(config.getoption("markexpr") or "") or os.environ.get("OPENVBC_SLOW_TESTS") == "1":
-        return
-    slow = [item for item in items if item.get_closest_marker("slow") and HERE in item.path.parents]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if item not in slow]
-
-
 @pytest.fixture(scope="session")
 def spark_con() -> Iterator[Any]:
     """The shared Spark session (one partition per shuffle) with the small-data settings above.
