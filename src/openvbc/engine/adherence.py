@@ -18,21 +18,26 @@ every number and list. The steps, each with its source in docs/adherence.md:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from fractions import Fraction
 from typing import Any
 
 import ibis
 
 from openvbc.domain.periods import MeasurementPeriod
-from openvbc.engine.adherence_coverage import compute_pdc, day_number
+from openvbc.engine.adherence_coverage import compute_pdc, day_number, split_target_ingredients
 from openvbc.engine.adherence_exclusions import (
     find_coded_members,
     find_drug_exclusions,
     find_enrollment_end,
-    group_codes,
+)
+from openvbc.engine.adherence_spec import (
+    AdherenceSpec,
+    ExclusionSpec,
+    coverage_runs_key,
+    exclusion_key,
+    read_adherence_spec,
+    staged_key,
 )
 from openvbc.engine.canonical import MEMBER_RESULT_COLUMNS, CanonicalTables
 
@@ -49,39 +54,6 @@ EXTRA_RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
 RESULT_COLUMNS = MEMBER_RESULT_COLUMNS + EXTRA_RESULT_COLUMNS
 
 
-@dataclass(frozen=True)
-class ExclusionSpec:
-    """Coded evidence that removes a member: value-set codes plus institutional-claim fields."""
-
-    name: str
-    codes: dict[str, list[str]]
-    bill_type_prefixes: tuple[str, ...] = ()
-    discharge_status: tuple[str, ...] = ()
-    discharge_dispositions: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AdherenceSpec:
-    """Everything a PDC measure reads from its rule file, resolved to plain values."""
-
-    measure_id: str
-    rule_file: str
-    rule_version: str
-    period: MeasurementPeriod
-    target_classes: tuple[str, ...]
-    target_ingredients: tuple[str, ...]
-    threshold: Fraction
-    min_fills: int = 2
-    min_age: int = 18
-    min_treatment_days: int = 91
-    exclude_drug_classes: tuple[str, ...] = ()
-    exclude_ingredients: tuple[str, ...] = ()
-    enrollment_gap_days: int = 0
-    inpatient_adjustment: bool = False
-    inpatient_settings: tuple[str, ...] = ("inpatient", "snf")
-    exclusions: tuple[ExclusionSpec, ...] = field(default_factory=tuple)
-
-
 def _years_before(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year - years)
@@ -89,68 +61,19 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _ingredients_of(classes: Sequence[str]) -> tuple[str, ...]:
-    # Ingredient names come from the shipped drug-class file; imported lazily so the engine module
-    # stays importable while that file is being edited.
-    from openvbc.rules.loader import load_drug_reference
+def select_class_fills(fill: Any, spec: AdherenceSpec, drug_classes: Sequence[str] | None = None) -> Any:
+    """Fills of the measure's target classes dated in the period, with a ``usable`` flag.
 
-    defined = load_drug_reference().classes.classes
-    return tuple(sorted({i.name for c in classes if c in defined for i in defined[c].ingredients}))
-
-
-def _codes_of(oids: Sequence[str]) -> dict[str, list[str]]:
-    from openvbc.rules.loader import load_value_set
-
-    return group_codes(code for oid in oids for code in load_value_set(oid).codes)
-
-
-def read_adherence_spec(rule: Mapping[str, Any], period: MeasurementPeriod | None = None) -> AdherenceSpec:
-    """Resolve a PDC rule file (as loaded by ``load_measure_rule``) into an :class:`AdherenceSpec`."""
-    params: Mapping[str, Any] = rule.get("parameters") or {}
-    value_sets: Mapping[str, str] = rule.get("value_sets") or {}
-    if period is None:
-        window = rule["measurement_period"]
-        period = MeasurementPeriod(window["start"], window["end"])
-    target_classes = tuple(params.get("target_classes") or ())
-    ingredients = params.get("target_ingredients")
-    exclusions = []
-    for name, spec in (params.get("exclusions") or {}).items():
-        oids = [value_sets.get(ref, ref) for ref in spec.get("value_sets", [])]
-        exclusions.append(
-            ExclusionSpec(
-                name=name,
-                codes=_codes_of(oids),
-                bill_type_prefixes=tuple(spec.get("bill_type_prefixes", ())),
-                discharge_status=tuple(spec.get("discharge_status", ())),
-                discharge_dispositions=tuple(spec.get("discharge_dispositions", ())),
-            )
-        )
-    return AdherenceSpec(
-        measure_id=str(rule["id"]),
-        rule_file=f"measures/{rule['id']}/{rule['year']}.yaml",
-        rule_version=str(rule["version"]),
-        period=period,
-        target_classes=target_classes,
-        target_ingredients=tuple(ingredients) if ingredients is not None else _ingredients_of(target_classes),
-        threshold=Fraction(str(params.get("threshold", "0.8"))),
-        min_fills=int(params.get("min_fills", 2)),
-        min_age=int(params.get("min_age", 18)),
-        min_treatment_days=int(params.get("ipsd_min_days_before_end", 91)),
-        exclude_drug_classes=tuple(params.get("exclude_drug_classes") or ()),
-        exclude_ingredients=tuple(params.get("exclude_ingredients") or ()),
-        enrollment_gap_days=int(params.get("enrollment_gap_days", 0)),
-        inpatient_adjustment=bool(params.get("inpatient_adjustment", False)),
-        inpatient_settings=tuple(params.get("inpatient_settings") or ("inpatient", "snf")),
-        exclusions=tuple(exclusions),
-    )
-
-
-def select_class_fills(fill: Any, spec: AdherenceSpec) -> Any:
-    """Fills of the measure's target classes dated in the period, with a ``usable`` flag."""
-    padded = "|" + fill.drug_class.fill_null("").lower() + "|"
-    in_class = ibis.literal(False)
-    for name in spec.target_classes:
-        in_class = in_class | padded.contains(f"|{name.lower()}|")
+    ``drug_classes``, when given, lists the distinct ``drug_class`` values that name a target
+    class (found once on the few distinct values, see :func:`stage_adherence_inputs`), so each
+    row costs a lookup instead of building and searching a string.
+    """
+    if drug_classes is None:
+        in_class = match_drug_classes(fill.drug_class, spec.target_classes)
+    elif drug_classes:
+        in_class = fill.drug_class.isin(list(drug_classes)).fill_null(False)
+    else:
+        in_class = ibis.literal(False)
     in_period = fill.fill_date.between(ibis.date(spec.period.start), ibis.date(spec.period.end))
     chosen = fill.filter(in_period & in_class)
     # Lower-case only: the importer writes ingredient names from the drug reference already trimmed,
@@ -180,7 +103,7 @@ def count_bad_fills(fill: Any, class_fills: Any, period: MeasurementPeriod) -> A
     return both.group_by("member_id").agg(bad_fills=both.count().cast("int64"))
 
 
-def _member_periods(tables: CanonicalTables, usable: Any, spec: AdherenceSpec) -> Any:
+def compute_member_periods(tables: CanonicalTables, usable: Any, spec: AdherenceSpec) -> Any:
     """Per member: index day, death-capped end, enrolment end, own period end (day numbers)."""
     member = tables["member"]
     people = member.select(
@@ -193,7 +116,8 @@ def _member_periods(tables: CanonicalTables, usable: Any, spec: AdherenceSpec) -
     alive = usable.left_join(people, usable.member_id == people.member_id)
     alive = alive.filter(alive.death_day.isnull() | (alive.fill_day <= alive.death_day))
     index_days = alive.group_by("member_id").agg(index_day=alive.fill_day.min())
-    enrolled = find_enrollment_end(tables["coverage"], index_days, spec.enrollment_gap_days)
+    runs = tables.get(coverage_runs_key(spec.enrollment_gap_days))
+    enrolled = find_enrollment_end(tables["coverage"], index_days, spec.enrollment_gap_days, runs)
     joined = _attach(index_days, people)
     joined = _attach(joined, enrolled)
     capped = ibis.least(end_day, joined.death_day.fill_null(end_day))
@@ -238,17 +162,74 @@ def _fill_evidence(used: Any) -> Any:
     return stats.join(last_ids, "member_id")
 
 
+def find_exclusion_members(
+    tables: CanonicalTables, exclusion: ExclusionSpec, period: MeasurementPeriod
+) -> Any | None:
+    """``member_id`` of members with evidence of ``exclusion`` in the period (None: no table has any)."""
+    return find_coded_members(
+        tables,
+        exclusion.codes,
+        period.start,
+        period.end,
+        bill_type_prefixes=exclusion.bill_type_prefixes,
+        discharge_status=exclusion.discharge_status,
+        discharge_dispositions=exclusion.discharge_dispositions,
+    )
+
+
+def match_drug_classes(drug_class: Any, names: Iterable[str]) -> Any:
+    """The ``|``-joined class list names one of ``names`` (case-insensitive)."""
+    classes = "|" + drug_class.fill_null("").lower() + "|"
+    matched = ibis.literal(False)
+    for name in sorted({c.lower() for c in names}):
+        matched = matched | classes.contains(f"|{name}|")
+    return matched
+
+
+def _coverage_inputs(tables: CanonicalTables, spec: AdherenceSpec) -> tuple[Any, Any, Any]:
+    """(class fills with ``usable``, member periods, fills that count: usable and in the member's period)."""
+    class_fills = tables.get(staged_key("class_fills", spec))
+    if class_fills is None:
+        class_fills = select_class_fills(_fills_of(tables, spec), spec)
+    usable = class_fills.filter(class_fills.usable).drop("usable")
+    periods = tables.get(staged_key("periods", spec))
+    if periods is None:
+        periods = compute_member_periods(tables, usable, spec)
+    used = usable.join(periods.select("member_id", "index_day", "end_day"), "member_id")
+    used = used.filter(used.fill_day <= used.end_day).select(usable.columns)
+    return class_fills, periods, used
+
+
+def _fills_of(tables: CanonicalTables, spec: AdherenceSpec) -> Any:
+    """The fill table this measure reads: the staged subset when there is one, else all fills."""
+    staged = tables.get(staged_key("fill", spec))
+    return tables["fill"] if staged is None else staged
+
+
+def kernel_rows(
+    tables: CanonicalTables, rule: Mapping[str, Any], period: MeasurementPeriod | None = None
+) -> Any:
+    """``member_id, stream, fill_day, days_supply, end_day``: the rows coverage is measured on.
+
+    The input of :func:`openvbc.engine.pdc_kernel.compute_member_coverage`, so the benchmark and
+    tests can run the numpy reference kernel on exactly what the expression counts (no inpatient
+    adjustment: the kernel does not censor stays).
+    """
+    spec = read_adherence_spec(rule, period)
+    _class_fills, periods, used = _coverage_inputs(tables, spec)
+    streams = split_target_ingredients(used, spec.target_ingredients)
+    ends = periods.select("member_id", "end_day")
+    rows = streams.join(ends, "member_id")
+    return rows.select("member_id", "stream", "fill_day", "days_supply", "end_day")
+
+
 def evaluate(
     tables: CanonicalTables, rule: Mapping[str, Any], period: MeasurementPeriod | None = None
 ) -> Any:
     """Member-level PDC results for one measure: ``RESULT_COLUMNS``, one row per member with a class fill."""
     spec = read_adherence_spec(rule, period)
-    fill = tables["fill"]
-    class_fills = select_class_fills(fill, spec)
-    usable = class_fills.filter(class_fills.usable).drop("usable")
-    periods = _member_periods(tables, usable, spec)
-    used = usable.join(periods.select("member_id", "index_day", "end_day"), "member_id")
-    used = used.filter(used.fill_day <= used.end_day).select(usable.columns)
+    fill = _fills_of(tables, spec)
+    class_fills, periods, used = _coverage_inputs(tables, spec)
     windows = periods.select("member_id", "index_day", "end_day")
     stays = _stays(tables, spec) if spec.inpatient_adjustment and "encounter" in tables else None
     coverage = compute_pdc(used, windows, spec.target_ingredients, stays)
@@ -266,15 +247,9 @@ def evaluate(
         out = _attach(out, drug)
         flags.append(("", "excluded_by"))
     for exclusion in spec.exclusions:
-        hits = find_coded_members(
-            tables,
-            exclusion.codes,
-            spec.period.start,
-            spec.period.end,
-            bill_type_prefixes=exclusion.bill_type_prefixes,
-            discharge_status=exclusion.discharge_status,
-            discharge_dispositions=exclusion.discharge_dispositions,
-        )
+        hits = tables.get(exclusion_key(exclusion, spec.period))
+        if hits is None:
+            hits = find_exclusion_members(tables, exclusion, spec.period)
         if hits is not None:
             column = f"excluded_{exclusion.name}"
             out = _attach(out, hits.distinct().mutate(**{column: ibis.literal(True)}))

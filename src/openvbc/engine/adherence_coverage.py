@@ -41,16 +41,19 @@ def split_target_ingredients(fills: Any, target_ingredients: Sequence[str]) -> A
     if not target_ingredients:
         return single.union(combos.mutate(stream=combos.ingredient))
     names = ibis.memtable({"target_ingredient": sorted({name.lower() for name in target_ingredients})})
-    padded = "|" + combos.ingredient + "|"
+    # The streams of a combination depend only on its ingredient string: work them out once per
+    # distinct string (a few dozen), then attach them to the fills with an equi-join.
+    kinds = combos.select("ingredient").distinct()
+    padded = "|" + kinds.ingredient + "|"
     matched = (
-        combos.cross_join(names)
+        kinds.cross_join(names)
         .filter(padded.contains("|" + names.target_ingredient + "|"))
-        .mutate(stream=names.target_ingredient)
-        .drop("target_ingredient")
+        .select(ingredient=kinds.ingredient, stream=names.target_ingredient)
     )
-    unmatched = combos.anti_join(matched.select("fill_id"), "fill_id").mutate(stream=combos.ingredient)
+    unmatched = kinds.anti_join(matched, "ingredient").select("ingredient", stream=kinds.ingredient)
+    streams = matched.union(unmatched)
     columns = [*fills.columns, "stream"]
-    return single.select(columns).union(matched.select(columns)).union(unmatched.select(columns))
+    return single.select(columns).union(combos.join(streams, "ingredient").select(columns))
 
 
 def shift_overlapping_fills(streams: Any) -> Any:

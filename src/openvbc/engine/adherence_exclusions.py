@@ -133,13 +133,12 @@ def find_drug_exclusions(
     )
 
 
-def find_enrollment_end(coverage: Any, index_days: Any, allowed_gap_days: int) -> Any:
-    """``member_id, enrolled_through`` (day number and ``_date``) for members covered on their index day.
+def merge_coverage_runs(coverage: Any, allowed_gap_days: int) -> Any:
+    """``member_id, run_start, run_end, run_end_date``: coverage spans with a drug benefit, merged.
 
-    Spans with a drug benefit are merged when the next one starts no more than
-    ``allowed_gap_days`` after the previous one ends; the merged run that contains the index day
-    ends the member's period (disenrolment). Members covered on the index day by no run are
-    absent from the result.
+    Spans merge when the next one starts no more than ``allowed_gap_days`` after the previous
+    one ends (an open end runs to ``OPEN_END``). Independent of any measure but the gap, so a
+    run of several PDC measures can compute it once.
     """
     spans = coverage.filter(coverage.rx_benefit.fill_null(True))
     spans = spans.select(
@@ -159,11 +158,22 @@ def find_enrollment_end(coverage: Any, index_days: Any, allowed_gap_days: int) -
         group_by=marked.member_id, order_by=[marked.span_start, marked.span_end], rows=(None, 0)
     )
     numbered = marked.mutate(run=opens.sum().over(running))
-    runs = numbered.group_by(["member_id", "run"]).agg(
+    return numbered.group_by(["member_id", "run"]).agg(
         run_start=numbered.span_start.min(),
         run_end=numbered.span_end.max(),
         run_end_date=numbered.span_end_date.max(),
     )
+
+
+def find_enrollment_end(coverage: Any, index_days: Any, allowed_gap_days: int, runs: Any = None) -> Any:
+    """``member_id, enrolled_through`` (day number and ``_date``) for members covered on their index day.
+
+    The merged coverage run (:func:`merge_coverage_runs`; pass ``runs`` when already computed)
+    that contains the index day ends the member's period (disenrolment). Members covered on the
+    index day by no run are absent from the result.
+    """
+    if runs is None:
+        runs = merge_coverage_runs(coverage, allowed_gap_days)
     joined = index_days.join(runs, "member_id")
     inside = joined.filter((joined.run_start <= joined.index_day) & (joined.index_day <= joined.run_end))
     return inside.group_by("member_id").agg(

@@ -24,6 +24,7 @@ from openvbc.domain.periods import MeasurementPeriod
 from openvbc.engine.backends import connect_duckdb, load_arrow_tables
 from openvbc.engine.canonical import MEMBER_RESULT_COLUMN_NAMES
 from openvbc.engine.measure_report import build_individual_report, build_summary_report
+from openvbc.engine.measures.staging import stage_shared_inputs
 from openvbc.engine.rates import compute_rates
 from openvbc.engine.registry import MEASURE_EVALUATORS, find_evaluator
 from openvbc.rules.loader import load_rule_file
@@ -149,7 +150,10 @@ def run_measures_over_store(
     # The quality measures read six clinical tables; PDC also reads fills, coverage and claims.
     quality_only = all(m.upper() in QUALITY_MEASURES for m in measure_ids)
     names = MEASURE_INPUT_TABLES if quality_only else ALL_POPULATION_TABLE_NAMES
-    _con, tables = open_engine_tables(store_engine, names, backend)
+    con, tables = open_engine_tables(store_engine, names, backend)
+    # Intermediates several measures share (value-set rows, class fills, member periods) are
+    # built once per run; a measure uses a staged table only if it matches its own rule.
+    tables = stage_shared_inputs(con, tables, rules)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     measures: dict[str, dict[str, dict[str, int]]] = {}

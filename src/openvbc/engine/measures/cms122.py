@@ -36,8 +36,13 @@ from openvbc.engine.measures.results import build_results, group_ids, say
 PERCENT_UNITS = ("%",)
 
 
-def diabetes_population(data: MeasureData, params: Mapping[str, Any]) -> tuple[Table, Any, Any, list[Any]]:
-    """Members with their IP and exclusion flags, the glycemic result, and the reason clauses."""
+def diabetes_facts_key(data: MeasureData) -> str:
+    """Name of the staged :func:`diabetes_facts` (CMS122 and GSD share it)."""
+    return data.staged_key("diabetes")
+
+
+def diabetes_facts(data: MeasureData) -> Table:
+    """Per member: age, the evidence of each criterion, and the most recent glycemic result."""
     period = data.period
     base = data.t["member"].select("member_id", age=data.age_at(period.end))
     diabetes = data.conditions("Diabetes")
@@ -53,8 +58,14 @@ def diabetes_population(data: MeasureData, params: Mapping[str, Any]) -> tuple[T
     base = attach(base, exclusions.has_advanced_illness_or_dementia_medication(data), "illness")
     base = attach(base, exclusions.lives_in_nursing_home(data), "nursing")
     base = base.left_join(most_recent_glycemic_status(data), "member_id")
-    if "member_id_right" in base.columns:
-        base = base.drop("member_id_right")
+    return base.drop("member_id_right") if "member_id_right" in base.columns else base
+
+
+def diabetes_population(data: MeasureData, params: Mapping[str, Any]) -> tuple[Table, Any, Any, list[Any]]:
+    """Members with their IP and exclusion flags, the glycemic result, and the reason clauses."""
+    base = data.t.get(diabetes_facts_key(data))
+    if base is None:
+        base = diabetes_facts(data)
     age_ok = base.age.between(int(params.get("age_min", 18)), int(params.get("age_max", 75))).fill_null(False)
     ip = age_ok & flag(base.dm) & flag(base.visit)
     frail = ((base.age >= 66) & flag(base.frailty) & flag(base.illness)).fill_null(False)

@@ -67,8 +67,13 @@ PREVENTIVE_VISITS = (
 )
 
 
-def tobacco_population(data: MeasureData, params: Mapping[str, Any]) -> Table:
-    """Members with age, visit counts, hospice, most recent screening status and interventions."""
+def tobacco_facts_key(data: MeasureData, lookback_months: int) -> str:
+    """Name of the staged :func:`tobacco_facts` (CMS138 and TOBACCO-FREE share it)."""
+    return data.staged_key("tobacco", lookback_months)
+
+
+def tobacco_facts(data: MeasureData, lookback_months: int) -> Table:
+    """Per member: age, visit counts, hospice, most recent screening status and interventions."""
     period = data.period
     base = data.t["member"].select("member_id", age=data.age_at(period.start))
     visits = data.encounters(*QUALIFYING_VISITS)
@@ -88,8 +93,17 @@ def tobacco_population(data: MeasureData, params: Mapping[str, Any]) -> Table:
     base = attach(base, exclusions.has_hospice_services(data), "hospice")
     base = base.left_join(most_recent_screening(data), "member_id")
     base = base.drop("member_id_right") if "member_id_right" in base.columns else base
+    return attach(
+        base, cessation_interventions(data, shift_months(period.start, -lookback_months)), "intervention"
+    )
+
+
+def tobacco_population(data: MeasureData, params: Mapping[str, Any]) -> Table:
+    """Members with age, visit counts, hospice, most recent screening status and interventions."""
     lookback = int(params.get("intervention_lookback_months", 6))
-    base = attach(base, cessation_interventions(data, shift_months(period.start, -lookback)), "intervention")
+    base = data.t.get(tobacco_facts_key(data, lookback))
+    if base is None:
+        base = tobacco_facts(data, lookback)
     age_ok = (base.age >= int(params.get("age_min", 12))).fill_null(False)
     visits_ok = (base.n_visits.fill_null(0) >= int(params.get("min_visits", 2))) | flag(base.preventive)
     return base.mutate(ip=age_ok & visits_ok, age_ok=age_ok)

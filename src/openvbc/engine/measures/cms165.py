@@ -171,20 +171,26 @@ def _most_recent_bp_day(data: MeasureData, params: Mapping[str, Any]) -> Table:
         params.get("excluded_settings", ["ed", "inpatient", "preadmission", "observation"])
     )
     o = data.observations("Systolic blood pressure", "Diastolic blood pressure", "Blood pressure panel")
+    # A reading's own setting wins; its encounter's is looked up only for readings without one
+    # (joining every BP row to every encounter cost more than the rest of the measure).
     encounter = data.t["encounter"].select(enc_id="encounter_id", enc_setting="setting")
-    o = o.left_join(encounter, o.encounter_id == encounter.enc_id)
-    setting = o.setting.fill_null(o.enc_setting)
-    o = o.filter(~setting.isin(excluded_settings).fill_null(False) & data.within(o.day_end))
+    unset = o.filter(o.setting.isnull())
+    unset = unset.left_join(encounter, unset.encounter_id == encounter.enc_id)
+    unset = unset.mutate(setting=unset.enc_setting).select(o.columns)
+    o = o.filter(o.setting.notnull()).union(unset)
+    o = o.filter(~o.setting.isin(excluded_settings).fill_null(False) & data.within(o.day_end))
     systolic_codes = [c for s, c in data.codes.by_name["Systolic blood pressure"]]
     diastolic_codes = [c for s, c in data.codes.by_name["Diastolic blood pressure"]]
     value = ibis.ifelse(o.unit.isin(MMHG_UNITS).fill_null(False), o.value_num, ibis.null("float64"))
+    # A reading is its panel, or for rows outside a panel the instant it was taken: two key
+    # columns (one of them null) instead of one string built from a timestamp on every row.
     o = o.mutate(
-        reading=o.panel_key.fill_null("at:" + text(o.effective_at)),
+        reading_at=ibis.ifelse(o.panel_key.isnull(), o.effective_at, ibis.null("timestamp")),
         is_sys=as_int(o.code.isin(systolic_codes) & value.notnull()),
         is_dia=as_int(o.code.isin(diastolic_codes) & value.notnull()),
         value=value,
     )
-    readings = o.group_by(["member_id", "reading", "day_end"]).aggregate(
+    readings = o.group_by(["member_id", "panel_key", "reading_at", "day_end"]).aggregate(
         sys=o.value.min(where=o.is_sys == 1),
         dia=o.value.min(where=o.is_dia == 1),
         n_sys=o.is_sys.sum(),

@@ -18,6 +18,7 @@ of time (closed null low bound). Encounter periods with no end never fall "durin
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -84,6 +85,71 @@ class ValueSetCodes:
                 codings.append(f"{system}|{code}")
         return {"value_set": names, "coding": codings}
 
+    def code_table(self) -> Table:
+        """``value_set, system, code, coding``: one row per code, as a small in-memory table."""
+        names: list[str] = []
+        systems: list[str] = []
+        codes: list[str] = []
+        for name, members in sorted(self.by_name.items()):
+            for system, code in sorted(members):
+                names.append(name)
+                systems.append(system)
+                codes.append(code)
+        return ibis.memtable(
+            {
+                "value_set": names,
+                "system": systems,
+                "code": codes,
+                "coding": [f"{s}|{c}" for s, c in zip(systems, codes, strict=True)],
+            },
+            schema={"value_set": "string", "system": "string", "code": "string", "coding": "string"},
+        )
+
+
+# Key under which ``staging.stage_value_set_rows`` leaves its result in the tables mapping.
+STAGED_TAGS_KEY = "__value_set_rows__"
+VALUE_SETS_COLUMN = "openvbc_value_sets"  # "|name|name|": the value sets a staged row is in
+
+
+@dataclass(frozen=True)
+class StagedTags:
+    """Rows of the tagged tables that are in any value set of the run, computed once per run.
+
+    ``tables[name]`` has the canonical table's columns plus ``VALUE_SETS_COLUMN``, one row per
+    fact row, so picking a value set's rows is a filter: no join, no de-duplication. ``codes``
+    is what the rows were tagged with; a measure uses them only for value sets whose codes are
+    exactly its own (a rule file with another expansion falls back to tagging inline).
+    """
+
+    codes: Mapping[str, frozenset[tuple[str, str]]]
+    tables: Mapping[str, Table]
+
+
+TAGGED_TABLES: dict[str, str] = {
+    "condition": "condition_id",
+    "encounter": "encounter_id",
+    "observation": "observation_id",
+    "procedure": "procedure_id",
+    "medication_order": "medication_order_id",
+}
+
+
+def tag_rows(table: Table, id_column: str, code_table: Table) -> Table:
+    """``(row_id, value_set)`` for every row whose code or any additional coding is in a value set.
+
+    The primary coding joins on (system, code) columns, so no ``system|code`` string is built per
+    row; only the few rows with additional codings are split. Duplicates are removed after the
+    join, over the matches only (the fact tables themselves are never de-duplicated).
+    """
+    primary = table.select(row_id=table[id_column], system=table.code_system, code=table.code)
+    first = primary.inner_join(
+        code_table, [primary.system == code_table.system, primary.code == code_table.code]
+    ).select("row_id", "value_set")
+    extra = table.filter(table.additional_codes.notnull() & (table.additional_codes != ""))
+    extra = extra.select(row_id=extra[id_column], coding=extra.additional_codes.split(";").unnest())
+    more = extra.inner_join(code_table, extra.coding == code_table.coding).select("row_id", "value_set")
+    return first.union(more, distinct=True)
+
 
 def resolve_value_sets(rule: Mapping[str, Any]) -> ValueSetCodes:
     """Codes for every value set named in the rule (matched by OID) plus its direct codes (by name).
@@ -119,20 +185,37 @@ class MeasureData:
         self.t = tables
         self.period = period
         self.codes = codes
-        self._code_table = ibis.memtable(codes.rows(), schema={"value_set": "string", "coding": "string"})
+        self._code_table = codes.code_table()
         self._tags: dict[str, Table] = {}
+        staged = tables.get(STAGED_TAGS_KEY)
+        self._staged: StagedTags | None = staged if isinstance(staged, StagedTags) else None
+
+    def staged_key(self, kind: str, *parameters: object) -> str:
+        """Name of a staged per-member table built from this run's codes, period and ``parameters``
+        (see ``staging.stage_population_facts``): equal names mean equal tables."""
+        content = repr((sorted((n, sorted(c)) for n, c in self.codes.by_name.items()), parameters))
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+        return f"__population:{kind}:{self.period.start}:{self.period.end}:{digest}__"
 
     # ---- value sets -----------------------------------------------------------------------
+    def _staged_rows(self, table_name: str, names: list[str]) -> Table | None:
+        """The run's staged rows of ``table_name`` in any of ``names``, when staged with our codes."""
+        staged = self._staged
+        if staged is None or table_name not in staged.tables:
+            return None
+        if not all(staged.codes.get(name) == self.codes.by_name[name] for name in names):
+            return None
+        rows = staged.tables[table_name]
+        marker = rows[VALUE_SETS_COLUMN]
+        wanted = ibis.literal(False)
+        for name in names:
+            wanted = wanted | marker.contains(f"|{name}|")
+        return rows.filter(wanted).drop(VALUE_SETS_COLUMN)
+
     def _tagged(self, table_name: str, id_column: str) -> Table:
         """(id, value_set) for every row whose code or any additional coding is in a value set."""
         if table_name not in self._tags:
-            t = self.t[table_name]
-            primary = t.select(row_id=t[id_column], coding=t.code_system + "|" + t.code)
-            extra = t.filter(t.additional_codes.notnull() & (t.additional_codes != ""))
-            extra = extra.select(row_id=extra[id_column], coding=extra.additional_codes.split(";").unnest())
-            codings = primary.union(extra, distinct=True)
-            joined = codings.inner_join(self._code_table, codings.coding == self._code_table.coding)
-            self._tags[table_name] = joined.select("row_id", "value_set").distinct()
+            self._tags[table_name] = tag_rows(self.t[table_name], id_column, self._code_table)
         return self._tags[table_name]
 
     def in_value_set(self, table_name: str, id_column: str, names: Iterable[str]) -> Table:
@@ -141,6 +224,9 @@ class MeasureData:
         unknown = [n for n in wanted if n not in self.codes.by_name]
         if unknown:
             raise KeyError(f"value set(s) not in the rule file: {', '.join(unknown)}")
+        staged = self._staged_rows(table_name, wanted)
+        if staged is not None:
+            return staged
         tags = self._tagged(table_name, id_column)
         hits = tags.filter(tags.value_set.isin(wanted)).select("row_id").distinct()
         t = self.t[table_name]
