@@ -13,15 +13,13 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from openvbc.domain.ccm_coding import CcmCodeRule, CcmFamily
-from openvbc.domain.errors import InvalidInput
 from openvbc.domain.mtm_units import MtmUnitRule
 from openvbc.domain.tcm import TcmLevel, TcmRule
 from openvbc.rules.resources import read_rule_text
-from openvbc.rules.schema import RuleHeader, issues_from_validation
-from openvbc.rules.yaml_marks import YamlSyntaxError, parse_marked_yaml
+from openvbc.rules.schema import RuleHeader, parse_rule_text
 
 _Code = Field(pattern=r"^[0-9A-Z]{5}$")
 
@@ -140,15 +138,8 @@ _Model = TypeVar("_Model", bound=RuleHeader)
 
 
 def parse_billing_rule(text: str, file: str, model: type[_Model]) -> _Model:
-    """Validate one billing rule text; every problem is raised together, naming file, line and field."""
-    try:
-        marked = parse_marked_yaml(text, file)
-    except YamlSyntaxError as error:
-        raise InvalidInput([error.issue]) from error
-    try:
-        return model.model_validate(marked.data)
-    except ValidationError as error:
-        raise InvalidInput(issues_from_validation(error, file, marked)) from error
+    """Validate one billing rule text (the one parser in ``rules.schema.parse_rule_text``)."""
+    return parse_rule_text(text, file, model)
 
 
 @lru_cache(maxsize=32)

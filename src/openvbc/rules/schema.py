@@ -14,7 +14,7 @@ import datetime as dt
 import importlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from openvbc.domain.errors import InputIssue
-from openvbc.rules.yaml_marks import MarkedYaml
+from openvbc.domain.errors import InputIssue, InvalidInput
+from openvbc.rules.yaml_marks import MarkedYaml, YamlSyntaxError, parse_marked_yaml
 
 NonEmpty = Field(min_length=1)
 _OID = re.compile(r"^[0-2](\.(0|[1-9]\d*))+$")
@@ -423,3 +423,22 @@ def check_measure_location(rule: MeasureRule, file: str, marked: MarkedYaml) -> 
         message = f"year {rule.year} but file name {parts[-1]}"
         issues.append(InputIssue(file, marked.line_of(("year",)), "year", message))
     return issues
+
+
+_Rule = TypeVar("_Rule", bound=RuleHeader)
+
+
+def parse_rule_text(text: str, file: str, model: type[_Rule]) -> _Rule:
+    """Validate one rule file's YAML text against ``model``.
+
+    Raises ``InvalidInput`` with every problem at once, each naming the file, the line (from
+    the YAML node marks) and the field path, so a user fixes a file in one pass.
+    """
+    try:
+        marked = parse_marked_yaml(text, file)
+    except YamlSyntaxError as error:
+        raise InvalidInput([error.issue]) from error
+    try:
+        return model.model_validate(marked.data)
+    except ValidationError as error:
+        raise InvalidInput(issues_from_validation(error, file, marked)) from error

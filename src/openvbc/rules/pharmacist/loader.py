@@ -13,13 +13,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from openvbc.domain.errors import InvalidInput
 from openvbc.domain.medsync import MedSyncRule
 from openvbc.rules.resources import read_rule_text
-from openvbc.rules.schema import RuleHeader, issues_from_validation
-from openvbc.rules.yaml_marks import YamlSyntaxError, parse_marked_yaml
+from openvbc.rules.schema import RuleHeader, parse_rule_text
 
 DTP_VALUESET = "pharmacist/dtp_valueset.yaml"
 MEDSYNC = "pharmacist/medsync.yaml"
@@ -80,14 +78,8 @@ _Model = TypeVar("_Model", bound=RuleHeader)
 
 
 def parse_pharmacist_rule(text: str, file: str, model: type[_Model]) -> _Model:
-    try:
-        marked = parse_marked_yaml(text, file)
-    except YamlSyntaxError as error:
-        raise InvalidInput([error.issue]) from error
-    try:
-        return model.model_validate(marked.data)
-    except ValidationError as error:
-        raise InvalidInput(issues_from_validation(error, file, marked)) from error
+    """Validate one pharmacist rule text (the one parser in ``rules.schema.parse_rule_text``)."""
+    return parse_rule_text(text, file, model)
 
 
 @lru_cache(maxsize=8)

@@ -23,14 +23,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
-from openvbc.domain.errors import InvalidInput
 from openvbc.domain.proms import Mcid, PromInstrument
 from openvbc.domain.spine import EpisodeRule, Timepoint
 from openvbc.rules.resources import RuleFileNotFound, read_rule_text
-from openvbc.rules.schema import Period, RuleHeader, issues_from_validation
-from openvbc.rules.yaml_marks import YamlSyntaxError, parse_marked_yaml
+from openvbc.rules.schema import Period, RuleHeader, parse_rule_text
 
 OPIOID_REFERENCE = "registry/opioids/mme_reference.yaml"
 SPINE_EPISODES = "registry/spine/low_back_pain.yaml"
@@ -280,15 +278,8 @@ _File = TypeVar("_File", bound=RuleHeader)
 
 
 def parse_registry_file(text: str, file: str, model: type[_File]) -> _File:
-    """Validate one registry rule file's text; ``InvalidInput`` names file, line and field."""
-    try:
-        marked = parse_marked_yaml(text, file)
-    except YamlSyntaxError as error:
-        raise InvalidInput([error.issue]) from error
-    try:
-        return model.model_validate(marked.data)
-    except ValidationError as error:
-        raise InvalidInput(issues_from_validation(error, file, marked)) from error
+    """Validate one registry rule text (the one parser in ``rules.schema.parse_rule_text``)."""
+    return parse_rule_text(text, file, model)
 
 
 @lru_cache(maxsize=16)
