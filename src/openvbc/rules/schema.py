@@ -263,12 +263,6 @@ class SynthProfile(RuleHeader):
     parameters: dict[str, Any] = Field(min_length=1)
 
 
-class HeaderOnlyRule(RuleHeader):
-    """A kind whose body is validated by the module that owns it; only the common header is checked here."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
 YAML_KINDS: dict[str, type[RuleHeader]] = {
     "value_set_index": ValueSetIndex,
     "direct_codes": DirectCodes,

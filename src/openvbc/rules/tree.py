@@ -14,7 +14,6 @@ from openvbc.rules.csv_rules import CsvSummary, validate_ndc_reference_csv, vali
 from openvbc.rules.schema import (
     DirectCodes,
     DrugClasses,
-    HeaderOnlyRule,
     HolidayCalendar,
     MeasureRule,
     RuleCatalog,
@@ -81,8 +80,6 @@ def _count(rule: RuleHeader) -> int:
         return len(rule.value_sets) + len(rule.direct_codes) + len(rule.drug_classes)
     if isinstance(rule, SynthProfile):
         return len(rule.parameters)
-    if isinstance(rule, HeaderOnlyRule):
-        return len(rule.model_extra or {})
     return 0
 
 

@@ -60,44 +60,6 @@ class _JoinedEngine:
         yield self._connection
 
 
-class _DialectAlias:
-    """The store's dialect under another name (only ``name`` differs)."""
-
-    def __init__(self, dialect: Any) -> None:
-        self._dialect = dialect
-        self.name = f"{dialect.name}+sqlalchemy"
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._dialect, attribute)
-
-
-class _SqlAlchemyOnly:
-    """The store, read only through its SQLAlchemy connection pool.
-
-    ``services.engine_inputs`` reads a SQLite store through ADBC's own SQLite library. Inside
-    the long-running web process, where SQLAlchemy holds connections to the same file, a
-    second SQLite library breaks WAL locking (POSIX locks are per process, and closing the
-    ADBC handle dropped the other library's locks): the engine then saw only checkpointed
-    rows and later statements failed with "disk I/O error". Renaming the dialect routes the
-    read through SQLAlchemy, the path the engine already uses for PostgreSQL.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.dialect = _DialectAlias(engine.dialect) if engine.dialect.name == "sqlite" else engine.dialect
-        self.url = engine.url
-
-    def connect(self) -> Connection:
-        return self._engine.connect()
-
-    def begin(self) -> Any:
-        return self._engine.begin()
-
-
-def _read_through_sqlalchemy(store: Engine) -> Engine:
-    return cast(Engine, _SqlAlchemyOnly(store))
-
-
 def join_transaction(connection: Connection) -> Engine:
     """``connection`` dressed as an Engine for services whose only use of it is ``begin()``."""
     return cast(Engine, _JoinedEngine(connection))
@@ -137,7 +99,7 @@ def build_program_view(
 ) -> ProgramView:
     """Run the program year over the store through the program-year services."""
     started = time.monotonic()
-    con, contract, inputs = open_program(_read_through_sqlalchemy(store), program_id, year, backend)
+    con, contract, inputs = open_program(store, program_id, year, backend)
     run = compute_payments(inputs, contract)
     gap_results, pdc_results = evaluate_gap_measures(inputs.tables, contract)
     worklist = compute_worklist(
